@@ -1,0 +1,20 @@
+package dev.moespec.api.proposer;
+
+/**
+ * Drafts up to k tokens per sequence for one speculative-decoding step. Created by a {@link ProposerProvider}
+ * for one engine instance; the engine calls it from one thread at a time and closes it when the engine stops.
+ */
+public interface Proposer extends AutoCloseable {
+
+    /**
+     * Proposes draft tokens for every sequence of the batch.
+     *
+     * @param request the batch's token histories; never {@code null}, never modified
+     * @return one entry per sequence in request order, each with 0..k tokens (0 = no proposal this step)
+     */
+    Proposal propose(ProposalRequest request);
+
+    /** Releases device buffers or draft-model state. Model-free proposers hold nothing, hence the no-op. */
+    @Override
+    default void close() {}
+}
