@@ -118,28 +118,9 @@ public final class ProposerRegistry {
             message.append("none (no proposer jar is on the classpath; add moespec-proposers or a proposer plugin jar).");
         } else {
             message.append(String.join(", ", byMethod.keySet())).append('.');
-            closest(method).ifPresent(best -> message.append(" Did you mean '").append(best).append("'?"));
+            PluginNames.closest(method, byMethod.keySet()).ifPresent(best -> message.append(" Did you mean '").append(best).append("'?"));
         }
         return new ProposerRegistryException(Problem.UNKNOWN_METHOD, message.toString());
-    }
-
-    /**
-     * {@link PluginNames#closest}, plus one swap of adjacent letters: plain edit distance counts "ngarm" as two
-     * edits from "ngram", more than it allows for a five-letter name, yet it is the most common typo.
-     */
-    private Optional<String> closest(String method) {
-        Optional<String> best = PluginNames.closest(method, byMethod.keySet());
-        if (best.isPresent()) return best;
-        String typed = PluginNames.normalize(method);
-        return byMethod.keySet().stream().filter(candidate -> isAdjacentSwap(typed, candidate)).findFirst();
-    }
-
-    private static boolean isAdjacentSwap(String a, String b) {
-        if (a.length() != b.length()) return false;
-        int i = 0;
-        while (i < a.length() && a.charAt(i) == b.charAt(i)) i++;
-        return i + 1 < a.length() && a.charAt(i) == b.charAt(i + 1) && a.charAt(i + 1) == b.charAt(i)
-                && a.substring(i + 2).equals(b.substring(i + 2));
     }
 
     private static String methodOf(ProposerProvider provider) {
