@@ -18,6 +18,14 @@ public final class Moespec {
         return CliErrors.configure(new CommandLine(new Moespec())).execute(args);
     }
 
+    /** Runs a command line with its output and errors going to the given writers. */
+    public static int run(java.io.PrintWriter out, java.io.PrintWriter err, String... args) {
+        CommandLine cl = CliErrors.configure(new CommandLine(new Moespec()));
+        cl.setOut(out);
+        cl.setErr(err);
+        return cl.execute(args);
+    }
+
     static final class Version implements CommandLine.IVersionProvider {
         @Override
         public String[] getVersion() {
