@@ -1,8 +1,11 @@
 package dev.moespec.proposers.registry;
 
+import dev.moespec.api.proposer.ProposerRegistry;
+import dev.moespec.api.proposer.ProposerRegistryException;
+
 import dev.moespec.api.plugin.PluginLocation;
 import dev.moespec.proposers.ngram.NgramProposerProvider;
-import dev.moespec.proposers.registry.ProposerRegistryException.Problem;
+import dev.moespec.api.proposer.ProposerRegistryException.Problem;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;

@@ -1,5 +1,8 @@
 package dev.moespec.proposers.registry;
 
+import dev.moespec.api.proposer.ProposerRegistry;
+import dev.moespec.api.proposer.ProposerRegistryException;
+
 import dev.moespec.api.proposer.Proposal;
 import dev.moespec.api.proposer.Proposer;
 import dev.moespec.api.proposer.ProposerContext;

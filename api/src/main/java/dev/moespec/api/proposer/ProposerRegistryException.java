@@ -1,4 +1,4 @@
-package dev.moespec.proposers.registry;
+package dev.moespec.api.proposer;
 
 import java.util.Objects;
 

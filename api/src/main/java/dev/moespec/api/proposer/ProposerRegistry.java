@@ -1,9 +1,8 @@
-package dev.moespec.proposers.registry;
+package dev.moespec.api.proposer;
 
 import dev.moespec.api.plugin.PluginLocation;
 import dev.moespec.api.plugin.PluginNames;
-import dev.moespec.api.proposer.ProposerProvider;
-import dev.moespec.proposers.registry.ProposerRegistryException.Problem;
+import dev.moespec.api.proposer.ProposerRegistryException.Problem;
 
 import java.lang.reflect.InvocationTargetException;
 import java.util.ArrayList;
