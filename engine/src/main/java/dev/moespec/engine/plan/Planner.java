@@ -37,9 +37,10 @@ public final class Planner {
     }
 
     private static Plan.RolePlan rolePlan(Engine engine, RoleRuntime role, EngineConfig shown) {
-        Optional<MoeBinding> binding = role.moe() instanceof RoleMoe.Bound b ? Optional.of(b.binding()) : Optional.empty();
+        Optional<RoleMoe.Bound> bound = role.moe() instanceof RoleMoe.Bound b ? Optional.of(b) : Optional.empty();
+        Optional<MoeBinding> binding = bound.map(RoleMoe.Bound::binding);
         Optional<String> noMoe = role.moe() instanceof RoleMoe.NoMoeLayers n ? Optional.of(n.why()) : Optional.empty();
-        List<Plan.KernelReadiness> kernels = binding.map(b -> readiness(engine, role, b)).orElse(List.of());
+        List<Plan.KernelReadiness> kernels = bound.map(b -> readiness(engine, role, b)).orElse(List.of());
         return new Plan.RolePlan(role.role().label(), shown.model().name(), shown.model().architecture(),
                 shown.quant().moeScheme().cliName(), role.config().parallel().tensorParallelSize(),
                 role.config().maxModelLen(), role.config().kernel().moeBackend(), binding.map(MoeBinding::report),
@@ -47,12 +48,12 @@ public final class Planner {
     }
 
     /** Asks each chosen backend to create its kernel in plan-only mode: typed refusals are shown, not thrown. */
-    private static List<Plan.KernelReadiness> readiness(Engine engine, RoleRuntime role, MoeBinding binding) {
+    private static List<Plan.KernelReadiness> readiness(Engine engine, RoleRuntime role, RoleMoe.Bound bound) {
         List<Plan.KernelReadiness> out = new ArrayList<>();
         for (Phase phase : Phase.values()) {
-            var choice = binding.choice(phase);
+            var choice = bound.binding().choiceFor(phase);
             String name = choice.provider().name();
-            try (var kernel = choice.provider().create(binding.layer(),
+            try (var kernel = choice.provider().create(bound.layer(),
                     new KernelContext(role.role(), engine.device(), true))) {
                 out.add(new Plan.KernelReadiness(phase.label(), name, true, "ready (" + kernel.backend() + ")"));
             } catch (MoeKernelUnavailableException e) {

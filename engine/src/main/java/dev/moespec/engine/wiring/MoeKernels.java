@@ -5,6 +5,7 @@ import dev.moespec.api.device.DeviceInfo;
 import dev.moespec.moe.KernelContext;
 import dev.moespec.moe.MoeKernel;
 import dev.moespec.moe.MoeKernelUnavailableException;
+import dev.moespec.moe.MoeLayerSpec;
 import dev.moespec.moe.Phase;
 import dev.moespec.moe.resolve.MoeBinding;
 
@@ -18,12 +19,14 @@ import java.util.Map;
  */
 public final class MoeKernels implements AutoCloseable {
     private final ModelRole role;
+    private final MoeLayerSpec layer;
     private final MoeBinding binding;
     private final DeviceInfo device;
     private final Map<Phase, MoeKernel> kernels = new EnumMap<>(Phase.class);
 
-    public MoeKernels(ModelRole role, MoeBinding binding, DeviceInfo device) {
+    public MoeKernels(ModelRole role, MoeLayerSpec layer, MoeBinding binding, DeviceInfo device) {
         this.role = role;
+        this.layer = layer;
         this.binding = binding;
         this.device = device;
     }
@@ -44,8 +47,7 @@ public final class MoeKernels implements AutoCloseable {
         Phase phase = Phase.of(tokens);
         MoeKernel kernel = kernels.get(phase);
         if (kernel == null) {
-            var choice = binding.choice(phase);
-            kernel = choice.provider().create(binding.layer(), new KernelContext(role, device, false));
+            kernel = binding.choiceFor(phase).provider().create(layer, new KernelContext(role, device, false));
             kernels.put(phase, kernel);
         }
         return kernel;

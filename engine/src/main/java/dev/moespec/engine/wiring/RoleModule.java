@@ -64,7 +64,7 @@ final class RoleModule extends PrivateModule {
     @Singleton
     Optional<MoeKernels> kernels(RoleMoe moe, DeviceInfo device) {
         return moe instanceof RoleMoe.Bound bound
-                ? Optional.of(new MoeKernels(role, bound.binding(), device))
+                ? Optional.of(new MoeKernels(role, bound.layer(), bound.binding(), device))
                 : Optional.empty();
     }
 
