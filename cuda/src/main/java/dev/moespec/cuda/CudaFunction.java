@@ -1,0 +1,89 @@
+package dev.moespec.cuda;
+
+import dev.moespec.cuda.internal.DriverLibrary;
+
+import java.lang.foreign.Arena;
+import java.util.Objects;
+
+/** One kernel of a {@link CudaModule}; valid while its module is open. */
+public final class CudaFunction {
+    private final CudaModule module;
+    private final String name;
+    private final long handle;
+
+    CudaFunction(CudaModule module, String name, long handle) {
+        this.module = module;
+        this.name = name;
+        this.handle = handle;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public CudaModule module() {
+        return module;
+    }
+
+    /** The {@code CUfunction}. */
+    public long handle() {
+        module.ensureOpen();
+        return handle;
+    }
+
+    /**
+     * Queues the kernel on {@code stream} (null = the legacy default stream). Argument values are copied by
+     * the driver during this call, so {@code args} may be reused or changed afterwards.
+     *
+     * @throws CudaException when the driver rejects the launch (too many threads per block, too much shared
+     *                       memory); errors inside the kernel surface at the next synchronization
+     */
+    public void launch(Dim3 grid, Dim3 block, int sharedMemBytes, CudaStream stream, KernelArgs args) {
+        Objects.requireNonNull(grid, "grid");
+        Objects.requireNonNull(block, "block");
+        Objects.requireNonNull(args, "args");
+        if (sharedMemBytes < 0) throw new IllegalArgumentException("sharedMemBytes must be >= 0, got " + sharedMemBytes);
+        CudaContext context = module.context();
+        long s = CudaStream.handleOf(stream, context);
+        try (Arena arena = Arena.ofConfined()) {
+            module.enter().launchKernel(handle, grid.x(), grid.y(), grid.z(), block.x(), block.y(), block.z(),
+                    sharedMemBytes, s, args.pack(arena));
+        } catch (CudaException e) {
+            throw e.withDetail(launchDetail(grid, block, sharedMemBytes, args, context.limits()));
+        }
+    }
+
+    private String launchDetail(Dim3 grid, Dim3 block, int sharedMemBytes, KernelArgs args, DeviceLimits limits) {
+        StringBuilder s = new StringBuilder("launching ").append(name).append(" with grid ").append(grid)
+                .append(", block ").append(block).append(", ").append(sharedMemBytes)
+                .append(" bytes of dynamic shared memory, args ").append(args);
+        if (block.count() > limits.maxThreadsPerBlock()) {
+            s.append("; the block has ").append(block.count()).append(" threads, this device allows at most ")
+                    .append(limits.maxThreadsPerBlock());
+        }
+        if (sharedMemBytes > limits.maxSharedMemoryPerBlockOptin()) {
+            s.append("; this device allows at most ").append(limits.maxSharedMemoryPerBlockOptin())
+                    .append(" bytes of shared memory per block");
+        }
+        return s.toString();
+    }
+
+    /**
+     * Lets launches use more than the default 48 KiB of dynamic shared memory, up to the device's opt-in
+     * limit ({@link DeviceLimits#maxSharedMemoryPerBlockOptin()}).
+     */
+    public void setMaxDynamicSharedMemory(int bytes) {
+        if (bytes < 0) throw new IllegalArgumentException("dynamic shared memory must be >= 0 bytes, got " + bytes);
+        try {
+            module.enter().funcSetAttribute(handle, DriverLibrary.FUNC_ATTR_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes);
+        } catch (CudaException e) {
+            throw e.withDetail("kernel " + name + " asked for " + bytes + " bytes of dynamic shared memory; this device allows at most "
+                    + module.context().limits().maxSharedMemoryPerBlockOptin() + " per block");
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "CudaFunction " + name + " of " + module.source();
+    }
+}
