@@ -33,8 +33,12 @@ final class PlanText {
                 r.quantization(), r.tensorParallel(), r.maxModelLen(), r.moeBackend());
         r.noMoeLayers().ifPresent(why -> out.println("  no MoE layers: " + why));
         r.moe().ifPresent(report -> report.render().forEach(line -> out.println("  " + line)));
-        for (Plan.KernelReadiness k : r.kernels()) {
-            out.printf("  kernel  %-7s %-18s %s%n", k.phase(), k.backend(), k.ready() ? "ready" : "create() refuses: " + k.detail());
+        var kernels = r.kernels();
+        boolean same = kernels.size() == 2 && kernels.get(0).backend().equals(kernels.get(1).backend())
+                && kernels.get(0).detail().equals(kernels.get(1).detail());
+        for (Plan.KernelReadiness k : same ? kernels.subList(0, 1) : kernels) {
+            out.printf("  kernel  %-7s %-18s %s%n", same ? "both" : k.phase(), k.backend(),
+                    k.ready() ? "ready" : "create() refuses: " + k.detail());
         }
     }
 }

@@ -63,13 +63,13 @@ class PlanCommandTest {
         JsonNode plan = PlanJson.mapper().readTree(r.out);
         assertEquals("target", plan.at("/target/role").asText());
         assertEquals("PINNED", plan.at("/target/moe/mode").asText());
-        assertEquals("triton", plan.at("/draft/moe/choices/0/backend").asText(), r.out);
+        assertEquals("triton", plan.at("/draft/moe/phases/0/backend").asText(), r.out);
         assertEquals("mtp", plan.at("/proposer/method").asText());
     }
 
     @ParameterizedTest(name = "{0}")
     @CsvSource(delimiter = '|', textBlock = """
-            bad JSON            | --speculative-config|{"method":"mtp",                               | not valid JSON
+            bad JSON            | --speculative-config|{"method":"mtp",                               | Malformed --speculative-config JSON
             unknown key         | --speculative-config|{"method":"ngram","moe_backendd":"triton"}     | Unknown key 'moe_backendd'
             trap field          | --speculative-config|{"method":"ngram","tensor_parallel_size":2}    | Please pass 'draft_tensor_parallel_size' instead
             unknown backend     | --moe-backend       |tritno                                         | Did you mean 'triton'?
