@@ -5,10 +5,12 @@ import dev.moespec.api.tensor.HostTensors;
 import dev.moespec.api.tensor.Tensor;
 import dev.moespec.moe.MoeKernel;
 import dev.moespec.moe.MoeLayerSpec;
+import dev.moespec.moe.MoeTensorChecks;
 import dev.moespec.moe.MoeWeights;
 import dev.moespec.moe.Routing;
 
 import java.util.Arrays;
+import java.util.Set;
 
 /** Per token: softmax top-k, then for each chosen expert {@code w2 · (silu(gate) * up)}, weighted and summed. */
 final class NaiveCpuMoeKernel implements MoeKernel {
@@ -48,13 +50,9 @@ final class NaiveCpuMoeKernel implements MoeKernel {
     public void forward(Tensor hidden, Tensor routerLogits, Tensor out, long stream) {
         if (w13 == null) throw new IllegalStateException("loadWeights() must be called before forward()");
         int h = layer.hiddenSize(), e = layer.numExperts(), inter = layer.intermediateSize();
-        if (hidden.rank() != 2) throw new IllegalArgumentException("hidden must be [M, H], got " + hidden.describe());
-        long m = hidden.dim(0);
-        if (m > layer.maxTokens())
-            throw new IllegalArgumentException("M=" + m + " exceeds maxTokens=" + layer.maxTokens());
-        expect("hidden", hidden, m, h);
-        expectShape("routerLogits", routerLogits, m, e);
-        expect("out", out, m, h);
+        // the SPI's shared checks: every backend refuses bad calls with the same messages
+        int m = MoeTensorChecks.checkForward(layer, hidden, routerLogits, out, Set.of(activation, DType.F32),
+                Tensor.Placement.HOST);
         boolean renormalize = ((Routing.SoftmaxTopK) layer.routing()).renormalize();
         float[] x = new float[h];
         float[] act = new float[inter];
@@ -114,18 +112,11 @@ final class NaiveCpuMoeKernel implements MoeKernel {
         return s;
     }
 
-    private void expect(String name, Tensor t, long... shape) {
-        expectShape(name, t, shape);
-        if (t.dtype() != activation && t.dtype() != DType.F32 && !name.startsWith("w"))
-            throw new IllegalArgumentException(name + " must be " + activation + " or F32, got " + t.describe());
-        if (name.startsWith("w") && t.dtype() != DType.BF16 && t.dtype() != DType.F16 && t.dtype() != DType.F32)
-            throw new IllegalArgumentException(name + " must be BF16, F16 or F32, got " + t.describe());
-    }
-
-    private static void expectShape(String name, Tensor t, long... shape) {
+    private static void expect(String name, Tensor t, long... shape) {
         if (!t.isHost())
             throw new IllegalArgumentException(name + " must be in host memory for " + NaiveCpuMoeBackendProvider.NAME);
-        if (!Arrays.equals(t.shape(), shape))
-            throw new IllegalArgumentException(name + " must have shape " + Arrays.toString(shape) + ", got " + t.describe());
+        MoeTensorChecks.requireShape(name, t, shape);
+        if (t.dtype() != DType.BF16 && t.dtype() != DType.F16 && t.dtype() != DType.F32)
+            throw new IllegalArgumentException(name + " must be BF16, F16 or F32, got " + t.describe());
     }
 }
