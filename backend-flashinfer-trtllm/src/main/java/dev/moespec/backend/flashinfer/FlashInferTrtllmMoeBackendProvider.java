@@ -2,6 +2,7 @@ package dev.moespec.backend.flashinfer;
 
 import dev.moespec.api.config.QuantScheme;
 import dev.moespec.api.device.DeviceInfo;
+import dev.moespec.cuda.CudaModule;
 import dev.moespec.moe.Eligibility;
 import dev.moespec.moe.Eligibility.Reason;
 import dev.moespec.moe.KernelContext;
@@ -43,17 +44,16 @@ public final class FlashInferTrtllmMoeBackendProvider implements MoeBackendProvi
             "flashinfer_trtllm's FP8 fused-MoE CUDA kernels (block-scale grouped GEMMs, SwiGLU, reduction) are not "
                     + "implemented yet; only its FP8 activation quantisation kernel is built. Use --moe-backend triton or auto meanwhile.");
 
-    private final KernelFatbin fatbin = new KernelFatbin(ARTIFACT_ID);
     private final boolean kernelsPresent;
 
     /** The ServiceLoader constructor: looks for the fatbin next to this class. */
     public FlashInferTrtllmMoeBackendProvider() {
-        this.kernelsPresent = fatbin.presentIn(getClass().getClassLoader());
+        this.kernelsPresent = CudaModule.hasKernels(getClass().getClassLoader(), ARTIFACT_ID);
     }
 
     /** Looks for the fatbin in {@code kernelLoader} instead (tests: a loader without it). */
     FlashInferTrtllmMoeBackendProvider(ClassLoader kernelLoader) {
-        this.kernelsPresent = fatbin.presentIn(kernelLoader);
+        this.kernelsPresent = CudaModule.hasKernels(kernelLoader, ARTIFACT_ID);
     }
 
     @Override
@@ -92,7 +92,7 @@ public final class FlashInferTrtllmMoeBackendProvider implements MoeBackendProvi
             return notMultiple("intermediate size I", layer.intermediateSize(), multiple, why);
         }
         if (!kernelsPresent) {
-            return Eligibility.rejected(Reason.NO_KERNELS, "flashinfer_trtllm's CUDA kernels (" + fatbin.resourcePath()
+            return Eligibility.rejected(Reason.NO_KERNELS, "flashinfer_trtllm's CUDA kernels (" + CudaModule.kernelResource(ARTIFACT_ID)
                     + ") are missing from its jar: it was built without nvcc: rebuild with CUDA installed "
                     + "(or pass -Dmoespec.nvcc=/path/to/nvcc)");
         }

@@ -1,6 +1,7 @@
 package dev.moespec.backend.triton;
 
 import dev.moespec.api.device.DeviceInfo;
+import dev.moespec.cuda.CudaModule;
 import dev.moespec.moe.Eligibility;
 import dev.moespec.moe.Eligibility.Reason;
 import dev.moespec.moe.KernelContext;
@@ -48,17 +49,16 @@ public final class TritonMoeBackendProvider implements MoeBackendProvider {
             "triton's fused-MoE CUDA kernels (grouped GEMMs, SwiGLU, reduction) are not implemented yet; only its "
                     + "routing kernel is built. Use --moe-backend auto (cpu_reference on CPU) meanwhile.");
 
-    private final KernelFatbin fatbin = new KernelFatbin(ARTIFACT_ID);
     private final boolean kernelsPresent;
 
     /** The ServiceLoader constructor: looks for the fatbin next to this class. */
     public TritonMoeBackendProvider() {
-        this.kernelsPresent = fatbin.presentIn(getClass().getClassLoader());
+        this.kernelsPresent = CudaModule.hasKernels(getClass().getClassLoader(), ARTIFACT_ID);
     }
 
     /** Looks for the fatbin in {@code kernelLoader} instead (tests: a loader without it). */
     TritonMoeBackendProvider(ClassLoader kernelLoader) {
-        this.kernelsPresent = fatbin.presentIn(kernelLoader);
+        this.kernelsPresent = CudaModule.hasKernels(kernelLoader, ARTIFACT_ID);
     }
 
     @Override
@@ -88,7 +88,7 @@ public final class TritonMoeBackendProvider implements MoeBackendProvider {
         Eligibility routing = checkRouting(layer);
         if (!routing.isEligible()) return routing;
         if (!kernelsPresent) {
-            return Eligibility.rejected(Reason.NO_KERNELS, "triton's CUDA kernels (" + fatbin.resourcePath()
+            return Eligibility.rejected(Reason.NO_KERNELS, "triton's CUDA kernels (" + CudaModule.kernelResource(ARTIFACT_ID)
                     + ") are missing from its jar: it was built without nvcc: rebuild with CUDA installed "
                     + "(or pass -Dmoespec.nvcc=/path/to/nvcc)");
         }
