@@ -1,5 +1,6 @@
 package dev.moespec.backend.flashinfer;
 
+import dev.moespec.moe.conformance.KernelBuild;
 import dev.moespec.api.config.ModelRole;
 import dev.moespec.api.config.QuantScheme;
 import dev.moespec.api.device.DeviceInfo;

@@ -1,4 +1,4 @@
-package dev.moespec.backend.flashinfer;
+package dev.moespec.moe.conformance;
 
 import java.io.File;
 import java.nio.file.Files;
@@ -9,12 +9,12 @@ import java.util.List;
 /**
  * Whether this build could compile CUDA: nvcc looked up the way {@code build/cuda/fatbin.sh} does (PATH,
  * then $CUDA_HOME/bin, then /usr/local/cuda/bin), unless -Dmoespec.skipKernels. Lets the kernel-resource
- * tests demand the fatbin where nvcc exists and demand NO_KERNELS where it does not.
+ * tests of a backend jar demand the fatbin where nvcc exists and NO_KERNELS where it does not.
  */
-final class KernelBuild {
+public final class KernelBuild {
     private KernelBuild() {}
 
-    static boolean nvccWasAvailable() {
+    public static boolean nvccWasAvailable() {
         if ("true".equals(System.getProperty("moespec.skipKernels"))) return false;
         List<Path> candidates = new ArrayList<>();
         String nvcc = System.getProperty("moespec.nvcc", "nvcc");
