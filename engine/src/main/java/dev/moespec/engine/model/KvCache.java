@@ -30,9 +30,10 @@ public final class KvCache {
         final int capacity;
         int length;
 
-        Sequence(int[] blocks) {
+        /** @param capacity the tokens the sequence asked for (its blocks may hold a few more) */
+        Sequence(int[] blocks, int capacity) {
             this.blocks = blocks;
-            this.capacity = blocks.length * BLOCK;
+            this.capacity = capacity;
         }
 
         int slot(int position) {
@@ -95,7 +96,7 @@ public final class KvCache {
         int[] ids = new int[need];
         for (int i = 0; i < need; i++) ids[i] = free.poll();
         int id = nextId++;
-        sequences.put(id, new Sequence(ids));
+        sequences.put(id, new Sequence(ids, maxTokens));
         return id;
     }
 
