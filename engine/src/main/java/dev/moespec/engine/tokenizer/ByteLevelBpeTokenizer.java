@@ -57,6 +57,25 @@ public final class ByteLevelBpeTokenizer implements Tokenizer {
     }
 
     /**
+     * Reads {@code dir/tokenizer.json}; BOS/EOS from {@code tokenizer_config.json}, else {@code bos_token_id} /
+     * {@code eos_token_id} of {@code config.json}.
+     */
+    public static ByteLevelBpeTokenizer load(Path dir) {
+        int bos = -1, eos = -1;
+        Path config = dir.resolve("config.json");
+        if (Files.isRegularFile(config)) {
+            try {
+                JsonNode c = new ObjectMapper().readTree(Files.readString(config));
+                bos = c.path("bos_token_id").asInt(-1);
+                eos = c.path("eos_token_id").isArray() ? c.path("eos_token_id").path(0).asInt(-1) : c.path("eos_token_id").asInt(-1);
+            } catch (IOException e) {
+                throw new TokenizerException("Cannot read " + config + ": " + e.getMessage(), e);
+            }
+        }
+        return load(dir, bos, eos);
+    }
+
+    /**
      * Reads {@code dir/tokenizer.json}; BOS/EOS come from {@code dir/tokenizer_config.json} when present, else
      * {@code fallbackBos}/{@code fallbackEos} (the model config's ids).
      */
