@@ -1,0 +1,134 @@
+package dev.moespec.cli;
+
+import dev.moespec.api.config.EngineConfig;
+import dev.moespec.api.config.ModelConfig;
+import dev.moespec.api.device.DeviceInfo;
+import dev.moespec.engine.device.DeviceSelection;
+import dev.moespec.engine.generate.GenerationResult;
+import dev.moespec.engine.generate.Generator;
+import dev.moespec.engine.model.ModelRunner;
+import dev.moespec.engine.sampling.SamplingParams;
+import dev.moespec.engine.tokenizer.ByteLevelBpeTokenizer;
+import dev.moespec.engine.wiring.Engine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.OptionalLong;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code moespec generate}: loads a checkpoint, runs it on the CPU with the target's MoE binding, streams the
+ * continuation of a prompt and ends with a summary (tokens/s, time to first token, MoE backend per role).
+ * The CUDA forward pass and speculative generation are later issues: asking for them is refused with a reason.
+ */
+@Command(name = "generate", mixinStandardHelpOptions = true,
+        description = {"Generate a continuation of a prompt, streaming tokens as they come.",
+                "Runs on the CPU today (the CUDA forward pass is not implemented yet)."})
+final class GenerateCommand implements Callable<Integer> {
+    static final String DEFAULT_PROMPT = "def fibonacci(n):\n";
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--model", paramLabel = "DIR",
+            description = "Hugging Face checkpoint directory (default: the bundled demo target, models/demo-target).")
+    Path model;
+
+    @Option(names = "--prompt", paramLabel = "TEXT", description = "The prompt (default: a Python function header).")
+    String prompt = DEFAULT_PROMPT;
+
+    @Option(names = "--max-tokens", paramLabel = "N", defaultValue = "64", description = "New tokens at most (default: ${DEFAULT-VALUE}).")
+    int maxTokens;
+
+    @Option(names = "--temperature", paramLabel = "T", defaultValue = "0",
+            description = "Sampling temperature; 0 = greedy (default: ${DEFAULT-VALUE}).")
+    double temperature;
+
+    @Option(names = "--top-p", paramLabel = "P", defaultValue = "1", description = "Nucleus sampling mass in (0, 1] (default: ${DEFAULT-VALUE}).")
+    double topP;
+
+    @Option(names = "--top-k", paramLabel = "K", defaultValue = "0", description = "Keep the K most likely tokens; 0 or -1 = all (default: ${DEFAULT-VALUE}).")
+    int topK;
+
+    @Option(names = "--seed", paramLabel = "N", description = "Random seed for sampling (default: random).")
+    Long seed;
+
+    @Option(names = "--ignore-eos", description = "Keep generating past the end-of-sequence token.")
+    boolean ignoreEos;
+
+    @Option(names = "--device", paramLabel = "auto|cpu|cuda", defaultValue = "auto",
+            description = "Where to run (default: ${DEFAULT-VALUE}).")
+    String device;
+
+    @Option(names = "--moe-backend", paramLabel = "NAME", defaultValue = "auto",
+            description = "The target's MoE backend: auto or a registered name (default: ${DEFAULT-VALUE}).")
+    String moeBackend;
+
+    @Option(names = "--speculative-config", paramLabel = "JSON",
+            description = "vLLM-style JSON; validated as in 'plan' (speculative generation comes with issue 6).")
+    String speculativeConfig;
+
+    @Option(names = "--kv-cache-memory", paramLabel = "BYTES", defaultValue = "268435456",
+            description = "KV-cache memory budget in bytes (default: ${DEFAULT-VALUE} = 256 MiB).")
+    long kvCacheMemory;
+
+    @Override
+    public Integer call() {
+        PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
+        String where = device.strip().toLowerCase(Locale.ROOT);
+        if (!where.equals("auto") && !where.equals("cpu") && !where.equals("cuda")) {
+            throw new UserInputException("unknown --device '" + device + "'; valid values: auto, cpu, cuda");
+        }
+        SamplingParams params = new SamplingParams(temperature, topK, topP,
+                seed == null ? OptionalLong.empty() : OptionalLong.of(seed), maxTokens, ignoreEos);
+        Path dir = model != null ? model : BundledModels.demoTarget();
+        EngineConfig config = EngineConfig.builder(ModelConfig.load(dir)).moeBackend(moeBackend)
+                .speculativeConfigJson(speculativeConfig).build();
+        if (config.speculative().isPresent()) {
+            throw new UserInputException("--speculative-config is valid (method '" + config.speculative().get().method()
+                    + "'), but speculative generation is not implemented yet (issue 6); run 'moespec plan' with it to see"
+                    + " the backends, or drop it to generate without speculation");
+        }
+        DeviceInfo run = cpuDevice(where, err);
+        try (Engine engine = Engine.build(config, run, Thread.currentThread().getContextClassLoader());
+             ModelRunner runner = engine.target().openRunner(kvCacheMemory)) {
+            var tokenizer = ByteLevelBpeTokenizer.load(dir);
+            Generator generator = new Generator(runner, tokenizer);
+            out.print(prompt);
+            out.flush();
+            GenerationResult r = generator.generate(generator.promptIds(prompt), params, (id, text) -> {
+                out.print(text);
+                out.flush();
+            });
+            out.println();
+            out.printf(Locale.ROOT, "--- %d prompt + %d new tokens (%s) on %s | %.1f tokens/s (decode %.1f tokens/s) | "
+                            + "time to first token %.1f ms | MoE backend: target=%s%n",
+                    r.promptTokens(), r.tokens().length, r.stop().name().toLowerCase(Locale.ROOT), runner.device(),
+                    r.tokensPerSecond(), r.decodeTokensPerSecond(), r.ttftNanos() / 1e6, r.moeBackend());
+            out.flush();
+        }
+        return 0;
+    }
+
+    /**
+     * The device the engine is built for. Only the CPU forward pass exists: {@code cuda} is refused, {@code auto}
+     * says so when it finds a GPU and runs on the CPU, so the MoE binding is resolved for the CPU it really runs on.
+     */
+    private static DeviceInfo cpuDevice(String where, PrintWriter err) {
+        if (where.equals("cuda")) {
+            throw new GpuPathNotImplementedException();
+        }
+        DeviceInfo detected = DeviceSelection.detect();
+        if (detected.isCuda()) {
+            err.println("moespec: GPU path not implemented yet, running on CPU (found " + detected.describe() + ")");
+            err.flush();
+            return DeviceInfo.cpu("the CUDA forward pass is not implemented yet (issue 5)");
+        }
+        return detected;
+    }
+}

@@ -1,0 +1,135 @@
+package dev.moespec.engine.model;
+
+import java.util.ArrayDeque;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * Host fp32 K/V storage for every layer, paged in blocks of {@link #BLOCK} tokens and sized from a memory budget.
+ * A sequence reserves the blocks for its whole length (prompt + new tokens) when it opens, so a request either
+ * fits up front or is refused with {@link KvCacheCapacityException} — never an out-of-memory mid-generation.
+ * Not thread-safe: one runner owns it.
+ */
+public final class KvCache {
+    /** Tokens per block. */
+    public static final int BLOCK = 16;
+
+    private final int layers;
+    private final int kvWidth;
+    private final int blocks;
+    private final long budgetBytes;
+    private final float[][] k;
+    private final float[][] v;
+    private final ArrayDeque<Integer> free = new ArrayDeque<>();
+    private final Map<Integer, Sequence> sequences = new HashMap<>();
+    private int nextId;
+
+    /** One sequence's blocks and how many of its tokens are cached. */
+    static final class Sequence {
+        final int[] blocks;
+        final int capacity;
+        int length;
+
+        /** @param capacity the tokens the sequence asked for (its blocks may hold a few more) */
+        Sequence(int[] blocks, int capacity) {
+            this.blocks = blocks;
+            this.capacity = capacity;
+        }
+
+        int slot(int position) {
+            return blocks[position / BLOCK] * BLOCK + position % BLOCK;
+        }
+    }
+
+    /**
+     * @param layers      decoder layers
+     * @param kvWidth     {@code num_key_value_heads * head_dim}
+     * @param budgetBytes memory for K and V of all layers
+     */
+    public KvCache(int layers, int kvWidth, long budgetBytes) {
+        this.layers = layers;
+        this.kvWidth = kvWidth;
+        this.budgetBytes = budgetBytes;
+        long perBlock = bytesPerToken(layers, kvWidth) * BLOCK;
+        long n = budgetBytes / perBlock;
+        // a float[] holds at most 2^31-1 elements per layer
+        long maxBlocks = (Integer.MAX_VALUE - 8L) / ((long) BLOCK * kvWidth);
+        if (n < 1) {
+            throw new KvCacheCapacityException("KV-cache budget " + budgetBytes + " bytes is below one block of "
+                    + BLOCK + " tokens (" + perBlock + " bytes for " + layers + " layers); raise --kv-cache-memory");
+        }
+        this.blocks = (int) Math.min(n, maxBlocks);
+        k = new float[layers][blocks * BLOCK * kvWidth];
+        v = new float[layers][blocks * BLOCK * kvWidth];
+        for (int b = 0; b < blocks; b++) free.add(b);
+    }
+
+    /** fp32 K and V of every layer for one token. */
+    public static long bytesPerToken(int layers, int kvWidth) {
+        return 2L * layers * kvWidth * Float.BYTES;
+    }
+
+    /** Tokens the whole cache holds. */
+    public int capacityTokens() {
+        return blocks * BLOCK;
+    }
+
+    public int freeTokens() {
+        return free.size() * BLOCK;
+    }
+
+    /**
+     * Reserves room for {@code maxTokens} tokens and returns the sequence id.
+     *
+     * @throws KvCacheCapacityException when that many tokens are not free
+     */
+    public int open(int maxTokens) {
+        if (maxTokens < 1) throw new IllegalArgumentException("a sequence needs at least 1 token, got " + maxTokens);
+        int need = (maxTokens + BLOCK - 1) / BLOCK;
+        if (need > free.size()) {
+            throw new KvCacheCapacityException("request needs KV cache for " + maxTokens + " tokens ("
+                    + need * BLOCK * bytesPerToken(layers, kvWidth) + " bytes) but only " + freeTokens() + " of "
+                    + capacityTokens() + " tokens are free (budget " + budgetBytes + " bytes, "
+                    + bytesPerToken(layers, kvWidth) + " bytes per token); raise --kv-cache-memory, lower --max-tokens,"
+                    + " or run fewer sequences at once");
+        }
+        int[] ids = new int[need];
+        for (int i = 0; i < need; i++) ids[i] = free.poll();
+        int id = nextId++;
+        sequences.put(id, new Sequence(ids, maxTokens));
+        return id;
+    }
+
+    /** Frees a sequence's blocks. */
+    public void release(int id) {
+        Sequence s = sequences.remove(id);
+        if (s != null) for (int b : s.blocks) free.add(b);
+    }
+
+    Sequence sequence(int id) {
+        Sequence s = sequences.get(id);
+        if (s == null) throw new IllegalArgumentException("sequence " + id + " is not open (released, or never opened)");
+        return s;
+    }
+
+    /** Tokens cached for sequence {@code id}. */
+    public int length(int id) {
+        return sequence(id).length;
+    }
+
+    float[] keys(int layer) {
+        return k[layer];
+    }
+
+    float[] values(int layer) {
+        return v[layer];
+    }
+
+    int kvWidth() {
+        return kvWidth;
+    }
+
+    int layers() {
+        return layers;
+    }
+}

@@ -1,0 +1,45 @@
+package dev.moespec.engine.model;
+
+import dev.moespec.api.config.ModelConfig;
+
+import java.util.List;
+
+/**
+ * One role's model as the generation loop sees it: open sequences in its KV cache, then run steps that append
+ * tokens to several sequences at once (batched: the MoE layers see every new token of every chunk in one call).
+ * The CPU implementation keeps host tensors; a CUDA one keeps device tensors behind the same interface.
+ */
+public interface ModelRunner extends AutoCloseable {
+
+    ModelConfig config();
+
+    /**
+     * Opens a sequence with room for {@code maxTokens} tokens (prompt and continuation).
+     *
+     * @throws KvCacheCapacityException when the KV cache cannot hold it
+     */
+    int open(int maxTokens);
+
+    /** Frees a sequence's KV cache. */
+    void release(int sequence);
+
+    /** Tokens already cached for {@code sequence}. */
+    int length(int sequence);
+
+    /**
+     * Appends each chunk's tokens to its sequence and returns their logits. Chunks must name distinct sequences.
+     *
+     * @throws IllegalArgumentException when a chunk would exceed its sequence's reserved length or a token id is
+     *                                  outside the vocabulary
+     */
+    StepOutput step(List<SequenceChunk> chunks);
+
+    /** The MoE backend(s) this runner's layers ran on, for reports. */
+    String moeBackend();
+
+    /** Where it runs: {@code cpu} or a device name. */
+    String device();
+
+    @Override
+    void close();
+}
