@@ -22,7 +22,7 @@ import java.util.Set;
  * finalize). {@link #route}: top-k routing, then the token→expert permutation padded to the GEMM tile height, all
  * on the device. {@link #experts}: activation quantisation (per token per 128 columns, or per tensor), grouped
  * GEMM 1 on e4m3 tensor cores with SwiGLU and the intermediate's re-quantisation in its epilogue, grouped GEMM 2
- * accumulating {@code w_k * expert_k(x)} into an fp32 output, and the bf16 conversion. Six to eight launches, no
+ * accumulating {@code w_k * expert_k(x)} into an fp32 output, and the bf16 conversion. Six launches (ten per-tensor), no
  * allocation and no host synchronisation per call.
  *
  * <p>A kernel created in plan-only mode holds no device state: {@link #loadWeights} and the forward methods refuse
