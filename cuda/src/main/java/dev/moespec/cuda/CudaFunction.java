@@ -43,8 +43,20 @@ public final class CudaFunction {
         Objects.requireNonNull(block, "block");
         Objects.requireNonNull(args, "args");
         if (sharedMemBytes < 0) throw new IllegalArgumentException("sharedMemBytes must be >= 0, got " + sharedMemBytes);
+        launch(grid, block, sharedMemBytes, CudaStream.handleOf(stream, module.context()), args);
+    }
+
+    /**
+     * Like {@link #launch(Dim3, Dim3, int, CudaStream, KernelArgs)} on a raw {@code CUstream} handle (0 = the legacy
+     * default stream): the MoE SPI hands kernels a {@code long} stream that this module did not create.
+     */
+    public void launch(Dim3 grid, Dim3 block, int sharedMemBytes, long stream, KernelArgs args) {
+        Objects.requireNonNull(grid, "grid");
+        Objects.requireNonNull(block, "block");
+        Objects.requireNonNull(args, "args");
+        if (sharedMemBytes < 0) throw new IllegalArgumentException("sharedMemBytes must be >= 0, got " + sharedMemBytes);
         CudaContext context = module.context();
-        long s = CudaStream.handleOf(stream, context);
+        long s = stream;
         try (Arena arena = Arena.ofConfined()) {
             module.enter().launchKernel(handle, grid.x(), grid.y(), grid.z(), block.x(), block.y(), block.z(),
                     sharedMemBytes, s, args.pack(arena));

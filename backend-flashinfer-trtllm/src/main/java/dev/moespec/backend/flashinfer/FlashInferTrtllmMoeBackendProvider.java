@@ -2,6 +2,7 @@ package dev.moespec.backend.flashinfer;
 
 import dev.moespec.api.config.QuantScheme;
 import dev.moespec.api.device.DeviceInfo;
+import dev.moespec.cuda.CudaException;
 import dev.moespec.cuda.CudaModule;
 import dev.moespec.moe.Eligibility;
 import dev.moespec.moe.Eligibility.Reason;
@@ -10,6 +11,7 @@ import dev.moespec.moe.MoeBackendProvider;
 import dev.moespec.moe.MoeKernel;
 import dev.moespec.moe.MoeKernelUnavailableException;
 import dev.moespec.moe.MoeLayerSpec;
+import dev.moespec.moe.Routing;
 
 /**
  * {@code flashinfer_trtllm}: FP8 tensor-core MoE in the TensorRT-LLM / FlashInfer design (FP8 weights, FP8
@@ -26,10 +28,13 @@ import dev.moespec.moe.MoeLayerSpec;
  *   <li>sm_89 or newer (FP8 tensor cores) → else {@link Reason#UNSUPPORTED_DEVICE};</li>
  *   <li>hidden and intermediate sizes multiples of 128 for block-128 (the weight block), of 16 for per-tensor
  *       (16-byte rows of e4m3) → else {@link Reason#UNSUPPORTED_SHAPE};</li>
+ *   <li>at most {@value #MAX_EXPERTS} experts (the routing kernel keeps a token's scores in shared memory) and
+ *       → else {@link Reason#UNSUPPORTED_SHAPE}; consistent grouped-top-k parameters → else
+ *       {@link Reason#UNSUPPORTED_ROUTING};</li>
  *   <li>the module's fatbin on the class path → else {@link Reason#NO_KERNELS}.</li>
  * </ol>
- * Only the activation quantisation kernel exists so far ({@code src/main/cuda/fp8_quant.cu}); {@link #create}
- * therefore refuses every eligible layer with {@link Reason#NOT_IMPLEMENTED}, which {@code moespec plan} shows.
+ * {@link #create} returns a {@link FlashInferTrtllmMoeKernel}: in plan-only mode one without device state, else one
+ * that owns a context, its kernels and a workspace sized from {@code maxTokens}.
  */
 public final class FlashInferTrtllmMoeBackendProvider implements MoeBackendProvider {
 
@@ -40,19 +45,20 @@ public final class FlashInferTrtllmMoeBackendProvider implements MoeBackendProvi
     /** 16-byte rows of one-byte e4m3 values (vector loads, TMA row alignment). */
     static final int PER_TENSOR_MULTIPLE = 16;
 
-    static final Eligibility.Rejected NOT_IMPLEMENTED = Eligibility.rejected(Reason.NOT_IMPLEMENTED,
-            "flashinfer_trtllm's FP8 fused-MoE CUDA kernels (block-scale grouped GEMMs, SwiGLU, reduction) are not "
-                    + "implemented yet; only its FP8 activation quantisation kernel is built. Use --moe-backend triton or auto meanwhile.");
+    /** The routing kernel holds 4 floats per expert per token in shared memory: 512 experts = 32 KiB per block. */
+    static final int MAX_EXPERTS = 512;
 
+    private final ClassLoader kernelLoader;
     private final boolean kernelsPresent;
 
     /** The ServiceLoader constructor: looks for the fatbin next to this class. */
     public FlashInferTrtllmMoeBackendProvider() {
-        this.kernelsPresent = CudaModule.hasKernels(getClass().getClassLoader(), ARTIFACT_ID);
+        this(FlashInferTrtllmMoeBackendProvider.class.getClassLoader());
     }
 
     /** Looks for the fatbin in {@code kernelLoader} instead (tests: a loader without it). */
     FlashInferTrtllmMoeBackendProvider(ClassLoader kernelLoader) {
+        this.kernelLoader = kernelLoader;
         this.kernelsPresent = CudaModule.hasKernels(kernelLoader, ARTIFACT_ID);
     }
 
@@ -91,6 +97,20 @@ public final class FlashInferTrtllmMoeBackendProvider implements MoeBackendProvi
         if (layer.intermediateSize() % multiple != 0) {
             return notMultiple("intermediate size I", layer.intermediateSize(), multiple, why);
         }
+        if (layer.numExperts() > MAX_EXPERTS) {
+            return Eligibility.rejected(Reason.UNSUPPORTED_SHAPE, "numExperts=%d exceeds flashinfer_trtllm's routing limit of %d experts; use triton, or auto"
+                    .formatted(layer.numExperts(), MAX_EXPERTS));
+        }
+        if (layer.routing() instanceof Routing.SigmoidGroupedTopK g) {
+            int e = layer.numExperts();
+            String problem = e % g.numGroups() != 0 ? "numExperts=" + e + " is not divisible by numGroups=" + g.numGroups()
+                    : g.correctionBias().length != e ? "correctionBias has " + g.correctionBias().length + " entries, expected numExperts=" + e
+                    : layer.topK() > g.topKGroups() * (e / g.numGroups()) ? "top-" + layer.topK() + " cannot be taken from topKGroups="
+                    + g.topKGroups() + " groups of " + (e / g.numGroups()) + " experts" : null;
+            if (problem != null) {
+                return Eligibility.rejected(Reason.UNSUPPORTED_ROUTING, "inconsistent grouped top-k routing: " + problem);
+            }
+        }
         if (!kernelsPresent) {
             return Eligibility.rejected(Reason.NO_KERNELS, "flashinfer_trtllm's CUDA kernels (" + CudaModule.kernelResource(ARTIFACT_ID)
                     + ") are missing from its jar: it was built without nvcc: rebuild with CUDA installed "
@@ -105,14 +125,20 @@ public final class FlashInferTrtllmMoeBackendProvider implements MoeBackendProvi
     }
 
     /**
-     * Always refuses for now: with the layer's own rejection when {@link #check} fails, else with
-     * {@link Reason#NOT_IMPLEMENTED} (also in plan-only mode, so that {@code moespec plan} tells the truth).
+     * The layer's kernel: refused with the layer's own rejection when {@link #check} fails; in plan-only mode a kernel
+     * without device state (nothing is allocated); else one on the context's device, with its workspace.
      */
     @Override
     public MoeKernel create(MoeLayerSpec layer, KernelContext context) throws MoeKernelUnavailableException {
         if (check(layer, context.device()) instanceof Eligibility.Rejected rejected) {
             throw new MoeKernelUnavailableException(NAME, rejected);
         }
-        throw new MoeKernelUnavailableException(NAME, NOT_IMPLEMENTED);
+        if (context.planOnly()) return FlashInferTrtllmMoeKernel.planOnly(layer);
+        try {
+            return FlashInferTrtllmMoeKernel.open(layer, context.device().ordinal(), kernelLoader);
+        } catch (CudaException e) {
+            throw new MoeKernelUnavailableException(NAME, Eligibility.rejected(Reason.DEVICE_ERROR,
+                    "flashinfer_trtllm could not set up its kernels on " + context.device().describe() + ": " + e.getMessage()));
+        }
     }
 }

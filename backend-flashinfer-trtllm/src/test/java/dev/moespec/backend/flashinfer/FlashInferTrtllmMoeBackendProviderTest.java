@@ -5,6 +5,7 @@ import dev.moespec.api.config.ModelRole;
 import dev.moespec.api.config.QuantScheme;
 import dev.moespec.api.device.DeviceInfo;
 import dev.moespec.api.device.DeviceProfiles;
+import dev.moespec.api.tensor.DType;
 import dev.moespec.moe.Eligibility;
 import dev.moespec.moe.Eligibility.Reason;
 import dev.moespec.moe.KernelContext;
@@ -15,7 +16,6 @@ import dev.moespec.moe.Routing;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
-import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -145,14 +145,39 @@ class FlashInferTrtllmMoeBackendProviderTest {
         }
     }
 
-    @ParameterizedTest
-    @ValueSource(booleans = {false, true})
-    void createRefusesEligibleLayersWithNotImplemented(boolean planOnly) {
-        var context = new KernelContext(ModelRole.TARGET, DeviceProfiles.H100, planOnly);
-        var e = assertThrows(MoeKernelUnavailableException.class, () -> fi.create(layer(QuantScheme.FP8_BLOCK_128), context));
-        assertEquals(Reason.NOT_IMPLEMENTED, e.rejection().reason());
-        assertTrue(e.rejection().detail().contains("not implemented yet"), e.rejection().detail());
-        assertTrue(e.getMessage().contains("MoE backend 'flashinfer_trtllm' cannot create a kernel"), e.getMessage());
+    @Test
+    void planOnlyCreateReturnsAKernelWithoutDeviceStateOnAnyMachine() throws Exception {
+        var context = new KernelContext(ModelRole.TARGET, DeviceProfiles.H100, true);
+        MoeLayerSpec layer = layer(QuantScheme.FP8_BLOCK_128);
+        try (var kernel = fi.create(layer, context)) {
+            assertEquals("flashinfer_trtllm", kernel.backend());
+            assertEquals(layer, kernel.layer());
+            assertInstanceOf(dev.moespec.moe.StagedMoeKernel.class, kernel);
+            var weights = dev.moespec.moe.MoeWeights.fp8(tensor(DType.FP8_E4M3, 16, 256, 256), tensor(DType.FP8_E4M3, 16, 256, 128),
+                    tensor(DType.F32, 16, 2, 2), tensor(DType.F32, 16, 2, 1));
+            var e = assertThrows(IllegalStateException.class, () -> kernel.loadWeights(weights));
+            assertTrue(e.getMessage().contains("plan-only mode"), e.getMessage());
+        }
+    }
+
+    @Test
+    void inconsistentGroupedRoutingIsUnsupportedRouting() {
+        MoeLayerSpec grouped = new MoeLayerSpec(16, 4, 256, 128, MoeLayerSpec.Activation.SILU,
+                new Routing.SigmoidGroupedTopK(3, 1, true, 1f, new float[16]), QuantScheme.FP8_BLOCK_128, 64);
+        Eligibility.Rejected r = rejected(fi.check(grouped, DeviceProfiles.H100), Reason.UNSUPPORTED_ROUTING);
+        assertTrue(r.detail().contains("numExperts=16 is not divisible by numGroups=3"), r.detail());
+    }
+
+    @Test
+    void tooManyExpertsForTheRoutingKernelIsUnsupportedShape() {
+        MoeLayerSpec wide = new MoeLayerSpec(1024, 8, 256, 128, MoeLayerSpec.Activation.SILU, new Routing.SoftmaxTopK(true),
+                QuantScheme.FP8_BLOCK_128, 64);
+        Eligibility.Rejected r = rejected(fi.check(wide, DeviceProfiles.H100), Reason.UNSUPPORTED_SHAPE);
+        assertTrue(r.detail().startsWith("numExperts=1024 exceeds"), r.detail());
+    }
+
+    private static dev.moespec.api.tensor.Tensor tensor(DType dtype, long... shape) {
+        return dev.moespec.api.tensor.HostTensors.allocate(java.lang.foreign.Arena.ofAuto(), dtype, shape);
     }
 
     @Test

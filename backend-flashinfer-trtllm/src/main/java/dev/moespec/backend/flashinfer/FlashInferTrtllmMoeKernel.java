@@ -1,0 +1,292 @@
+package dev.moespec.backend.flashinfer;
+
+import dev.moespec.api.config.QuantScheme;
+import dev.moespec.api.tensor.DType;
+import dev.moespec.api.tensor.Tensor;
+import dev.moespec.cuda.CudaContext;
+import dev.moespec.cuda.CudaFunction;
+import dev.moespec.cuda.CudaModule;
+import dev.moespec.cuda.Dim3;
+import dev.moespec.cuda.KernelArgs;
+import dev.moespec.moe.MoeLayerSpec;
+import dev.moespec.moe.MoeTensorChecks;
+import dev.moespec.moe.MoeWeights;
+import dev.moespec.moe.Routing;
+import dev.moespec.moe.StagedMoeKernel;
+
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * flashinfer_trtllm's fused MoE for one FP8 layer on one CUDA device (TRT-LLM design: permute, grouped FP8 GEMMs,
+ * finalize). {@link #route}: top-k routing, then the token→expert permutation padded to the GEMM tile height, all
+ * on the device. {@link #experts}: activation quantisation (per token per 128 columns, or per tensor), grouped
+ * GEMM 1 on e4m3 tensor cores with SwiGLU and the intermediate's re-quantisation in its epilogue, grouped GEMM 2
+ * accumulating {@code w_k * expert_k(x)} into an fp32 output, and the bf16 conversion. Six launches (ten per-tensor), no
+ * allocation and no host synchronisation per call.
+ *
+ * <p>A kernel created in plan-only mode holds no device state: {@link #loadWeights} and the forward methods refuse
+ * with {@link IllegalStateException}.
+ */
+public final class FlashInferTrtllmMoeKernel implements StagedMoeKernel {
+
+    private final MoeLayerSpec layer;
+    private final Device device; // null in plan-only mode
+    private DeviceExpertWeights weights;
+    private LaunchPlan routed;    // the plan of the last route(), null before the first
+    private int forcedBm;        // 0: heuristic; tuning may force 16 or 64
+
+    private FlashInferTrtllmMoeKernel(MoeLayerSpec layer, Device device) {
+        this.layer = layer;
+        this.device = device;
+    }
+
+    /** A kernel that only describes itself ({@code moespec plan}): nothing is allocated on the device. */
+    static FlashInferTrtllmMoeKernel planOnly(MoeLayerSpec layer) {
+        return new FlashInferTrtllmMoeKernel(layer, null);
+    }
+
+    /** Opens device {@code ordinal}, loads the module's kernels and allocates the workspace for {@code layer}. */
+    static FlashInferTrtllmMoeKernel open(MoeLayerSpec layer, int ordinal, ClassLoader kernelLoader) {
+        return new FlashInferTrtllmMoeKernel(layer, Device.open(layer, ordinal, kernelLoader));
+    }
+
+    @Override
+    public String backend() {
+        return FlashInferTrtllmMoeBackendProvider.NAME;
+    }
+
+    @Override
+    public MoeLayerSpec layer() {
+        return layer;
+    }
+
+    /** Forces the GEMM tile height (16 or 64) instead of the heuristic; 0 restores it. For tuning runs. */
+    public void forceTileRows(int bm) {
+        if (bm != 0 && bm != 16 && bm != 64) throw new IllegalArgumentException("tile rows must be 0 (auto), 16 or 64, got " + bm);
+        this.forcedBm = bm;
+    }
+
+    @Override
+    public void loadWeights(MoeWeights w) {
+        Objects.requireNonNull(w, "weights");
+        Device d = requireDevice("loadWeights");
+        DeviceExpertWeights.validate(layer, w);
+        if (weights != null) {
+            throw new IllegalStateException("loadWeights was already called on this kernel; create a new kernel for other weights");
+        }
+        weights = DeviceExpertWeights.upload(d.ctx, layer, w);
+    }
+
+    @Override
+    public void forward(Tensor hidden, Tensor routerLogits, Tensor out, long stream) {
+        MoeTensorChecks.checkForward(layer, hidden, routerLogits, out, Set.of(DType.BF16), Tensor.Placement.DEVICE);
+        requireReady("forward");
+        route(routerLogits, stream);
+        experts(hidden, out, stream);
+    }
+
+    @Override
+    public void route(Tensor routerLogits, long stream) {
+        Objects.requireNonNull(routerLogits, "routerLogits");
+        if (routerLogits.placement() != Tensor.Placement.DEVICE) {
+            throw new IllegalArgumentException("routerLogits must be a device tensor for this backend, got " + routerLogits.describe());
+        }
+        if (routerLogits.rank() != 2 || routerLogits.dim(1) != layer.numExperts()) {
+            throw new IllegalArgumentException("routerLogits must be [M, " + layer.numExperts() + "] for layer " + layer.describe()
+                    + ", got " + routerLogits.describe());
+        }
+        if (routerLogits.dtype() != DType.F32 && routerLogits.dtype() != DType.BF16) {
+            throw new IllegalArgumentException("routerLogits must be F32 or BF16, got " + routerLogits.describe());
+        }
+        long m = routerLogits.dim(0);
+        if (m > layer.maxTokens()) {
+            throw new IllegalArgumentException("routerLogits has M=" + m + " tokens but the layer was built for at most maxTokens="
+                    + layer.maxTokens() + "; split the batch or create the kernel with MoeLayerSpec.withMaxTokens(" + m + ")");
+        }
+        Device d = requireReady("route");
+        LaunchPlan plan = LaunchPlan.of(layer, (int) m, d.multiprocessors, forcedBm);
+        routed = plan;
+        if (m == 0) return;
+        d.launchRoute(layer, plan, routerLogits, stream);
+    }
+
+    @Override
+    public void experts(Tensor hidden, Tensor out, long stream) {
+        Objects.requireNonNull(hidden, "hidden");
+        Objects.requireNonNull(out, "out");
+        Device d = requireReady("experts");
+        if (routed == null) throw new IllegalStateException("experts() needs a route() of the same M first");
+        for (Tensor t : new Tensor[]{hidden, out}) {
+            if (t.placement() != Tensor.Placement.DEVICE) {
+                throw new IllegalArgumentException((t == hidden ? "hidden" : "out") + " must be a device tensor for this backend, got " + t.describe());
+            }
+        }
+        MoeTensorChecks.requireShape("hidden", hidden, routed.tokens(), layer.hiddenSize());
+        MoeTensorChecks.requireShape("out", out, routed.tokens(), layer.hiddenSize());
+        if (hidden.dtype() != DType.BF16 || out.dtype() != DType.BF16) {
+            throw new IllegalArgumentException("hidden and out must be BF16 for a " + layer.quant().cliName() + " layer, got "
+                    + hidden.describe() + " and " + out.describe());
+        }
+        if (routed.tokens() == 0) return;
+        d.launchExperts(layer, routed, weights, hidden, out, stream);
+    }
+
+    private Device requireDevice(String what) {
+        if (device == null) {
+            throw new IllegalStateException(what + "(): this flashinfer_trtllm kernel was created in plan-only mode and holds no "
+                    + "device state; create it with KernelContext.planOnly=false to run it");
+        }
+        if (device.ctx.isClosed()) throw new IllegalStateException(what + "(): this kernel is closed");
+        return device;
+    }
+
+    private Device requireReady(String what) {
+        Device d = requireDevice(what);
+        if (weights == null) throw new IllegalStateException(what + "(): call loadWeights first");
+        return d;
+    }
+
+    @Override
+    public void close() {
+        if (device == null) return;
+        device.close(); // closes the weights too: they were allocated in its context
+    }
+
+    /** The device half: context, kernels, workspace, and the launch sequence. */
+    private static final class Device implements AutoCloseable {
+        final CudaContext ctx;
+        final int multiprocessors;
+        final Workspace ws;
+        final boolean block;
+        final int stages;
+        final CudaFunction routeTopk, align, quantHiddenBlock, amaxPartial, amaxFinalize, quantTensorBf16, quantTensorF32,
+                finalizeOut, gemm1Bm16, gemm1Bm64, gemm2Bm16, gemm2Bm64;
+
+        private Device(CudaContext ctx, MoeLayerSpec layer, CudaModule module) {
+            this.ctx = ctx;
+            this.multiprocessors = ctx.info().multiprocessors();
+            this.block = layer.quant() == QuantScheme.FP8_BLOCK_128;
+            // 4 cp.async stages where the opt-in shared memory holds them (Hopper: 227 KiB), else 2 (Ada: 99 KiB)
+            this.stages = stageBytes(64, 256) * 4 <= ctx.limits().maxSharedMemoryPerBlockOptin() ? 4 : 2;
+            String q = block ? "block" : "tensor";
+            routeTopk = module.function("fi_route_topk");
+            align = module.function("fi_align");
+            quantHiddenBlock = module.function("fi_quant_hidden_block");
+            amaxPartial = module.function("fi_amax_partial_bf16");
+            amaxFinalize = module.function("fi_amax_finalize");
+            quantTensorBf16 = module.function("fi_quant_tensor_bf16");
+            quantTensorF32 = module.function("fi_quant_tensor_f32");
+            finalizeOut = module.function("fi_finalize_out");
+            gemm1Bm16 = gemm(module, "fi_gemm1_" + q + "_bm16_s" + stages, stageBytes(16, 256));
+            gemm1Bm64 = gemm(module, "fi_gemm1_" + q + "_bm64_s" + stages, stageBytes(64, 256));
+            gemm2Bm16 = gemm(module, "fi_gemm2_" + q + "_bm16_s" + stages, stageBytes(16, 128));
+            gemm2Bm64 = gemm(module, "fi_gemm2_" + q + "_bm64_s" + stages, stageBytes(64, 128));
+            this.ws = new Workspace(ctx, layer);
+        }
+
+        static Device open(MoeLayerSpec layer, int ordinal, ClassLoader loader) {
+            CudaContext ctx = CudaContext.open(ordinal);
+            try {
+                CudaModule module = CudaModule.fromResource(ctx, loader, CudaModule.kernelResource(FlashInferTrtllmMoeBackendProvider.ARTIFACT_ID));
+                return new Device(ctx, layer, module);
+            } catch (RuntimeException e) {
+                ctx.close();
+                throw e;
+            }
+        }
+
+        /** Shared memory of one pipeline stage: A and B tiles of 128 bytes per row, BM activation scales, 2 weight scales. */
+        static int stageBytes(int bm, int bn) {
+            return bm * 128 + bn * 128 + bm * 4 + 16;
+        }
+
+        private CudaFunction gemm(CudaModule module, String name, int stage) {
+            CudaFunction f = module.function(name);
+            f.setMaxDynamicSharedMemory(stage * stages);
+            return f;
+        }
+
+        void launchRoute(MoeLayerSpec layer, LaunchPlan plan, Tensor logits, long stream) {
+            int m = plan.tokens(), e = layer.numExperts(), k = layer.topK();
+            int mode = 0, renorm, groups = 1, topkGroups = 1;
+            float scaling = 1f;
+            switch (layer.routing()) {
+                case Routing.SoftmaxTopK s -> renorm = s.renormalize() ? 1 : 0;
+                case Routing.SigmoidGroupedTopK g -> {
+                    mode = 1;
+                    renorm = g.renormalize() ? 1 : 0;
+                    groups = g.numGroups();
+                    topkGroups = g.topKGroups();
+                    scaling = g.routedScalingFactor();
+                }
+            }
+            int warps = 4;
+            routeTopk.launch(Dim3.of(LaunchPlan.ceilDiv(m, warps)), Dim3.of(32 * warps), warps * 4 * e * 4, stream,
+                    KernelArgs.create().ptr(address(logits)).i32(logits.dtype() == DType.BF16 ? 1 : 0).i32(m).i32(e).i32(k)
+                            .i32(mode).i32(renorm).i32(groups).i32(topkGroups).f32(scaling).ptr(ws.bias)
+                            .ptr(ws.topkIds).ptr(ws.topkWeights));
+            align.launch(Dim3.of(1), Dim3.of(1024), 3 * 4 * e, stream,
+                    KernelArgs.create().ptr(ws.topkIds).i32(m * k).i32(e).i32(plan.bm())
+                            .ptr(ws.sortedRows).ptr(ws.blockExpert).ptr(ws.meta));
+        }
+
+        void launchExperts(MoeLayerSpec layer, LaunchPlan plan, DeviceExpertWeights w, Tensor hidden, Tensor out, long stream) {
+            int m = plan.tokens(), h = layer.hiddenSize(), i = layer.intermediateSize(), k = layer.topK();
+            long hiddenAddr = address(hidden);
+            long mh = (long) m * h;
+            // 1. activations to e4m3 (+ zero the fp32 output accumulator)
+            if (block) {
+                quantHiddenBlock.launch(Dim3.gridFor((long) m * (h / 128), 8), Dim3.of(256), 0, stream,
+                        KernelArgs.create().ptr(hiddenAddr).i32(m).i32(h).ptr(ws.hiddenQ).ptr(ws.hiddenScale).ptr(ws.outAcc));
+            } else {
+                int blocks = (int) Math.min(Workspace.AMAX_BLOCKS, LaunchPlan.ceilDiv(mh, 256));
+                amaxPartial.launch(Dim3.of(blocks), Dim3.of(256), 0, stream,
+                        KernelArgs.create().ptr(hiddenAddr).i64(mh).ptr(ws.amaxPartial));
+                amaxFinalize.launch(Dim3.of(1), Dim3.of(256), 0, stream,
+                        KernelArgs.create().ptr(ws.amaxPartial).i32(blocks).ptr(ws.hiddenScale.address()));
+                quantTensorBf16.launch(Dim3.of(grid(mh)), Dim3.of(256), 0, stream,
+                        KernelArgs.create().ptr(hiddenAddr).i64(mh).ptr(ws.hiddenScale.address()).ptr(ws.hiddenQ).ptr(ws.outAcc));
+            }
+            // 2. GEMM 1 + SwiGLU (+ block re-quantisation of the intermediate)
+            boolean small = plan.bm() == 16;
+            int g1Grid = plan.maxBlocks() * plan.gemm1Tiles();
+            (small ? gemm1Bm16 : gemm1Bm64).launch(Dim3.of(g1Grid), Dim3.of(256), stageBytes(plan.bm(), 256) * stages, stream,
+                    KernelArgs.create().ptr(ws.hiddenQ).ptr(ws.hiddenScale).ptr(w.w13()).ptr(w.w13Scale())
+                            .ptr(ws.sortedRows).ptr(ws.blockExpert).ptr(ws.meta).i32(k).i32(h).i32(i)
+                            .ptr(ws.inter).ptr(ws.interScale));
+            long interScaleAddr = ws.hiddenScale.address() + 4;
+            if (!block) {
+                // 3. per-tensor: one scale over the whole [M*k, I] intermediate, then quantise it
+                amaxFinalize.launch(Dim3.of(1), Dim3.of(256), 0, stream,
+                        KernelArgs.create().ptr(ws.interScale).i32(g1Grid).ptr(interScaleAddr));
+                long cap = (long) plan.maxBlocks() * plan.bm() * i;
+                quantTensorF32.launch(Dim3.of(grid(cap)), Dim3.of(256), 0, stream,
+                        KernelArgs.create().ptr(ws.inter).ptr(ws.meta).i32(i).ptr(interScaleAddr).ptr(ws.interQ));
+            }
+            // 4. GEMM 2 with router weights, accumulated over top-k (and split-K) into the fp32 output
+            (small ? gemm2Bm16 : gemm2Bm64).launch(Dim3.of(plan.maxBlocks() * plan.gemm2Tiles(), plan.splits()), Dim3.of(256),
+                    stageBytes(plan.bm(), 128) * stages, stream,
+                    KernelArgs.create().ptr(ws.interQ).ptr(block ? ws.interScale.address() : interScaleAddr).ptr(w.w2()).ptr(w.w2Scale())
+                            .ptr(ws.sortedRows).ptr(ws.blockExpert).ptr(ws.meta).i32(k).ptr(ws.topkWeights).i32(i).i32(h)
+                            .i32(plan.ktPerSplit()).ptr(ws.outAcc));
+            // 5. fp32 -> bf16
+            finalizeOut.launch(Dim3.of(grid(mh / 4)), Dim3.of(256), 0, stream,
+                    KernelArgs.create().ptr(ws.outAcc).i64(mh).ptr(address(out)));
+        }
+
+        /** A grid-stride kernel's grid: enough blocks of 256 for n items, at most 8 waves of 132 SMs. */
+        private int grid(long n) {
+            return (int) Math.max(1, Math.min(LaunchPlan.ceilDiv(n, 256), 8L * Math.max(multiprocessors, 1)));
+        }
+
+        private static long address(Tensor t) {
+            return t.data().address();
+        }
+
+        @Override
+        public void close() {
+            ctx.close();
+        }
+    }
+}

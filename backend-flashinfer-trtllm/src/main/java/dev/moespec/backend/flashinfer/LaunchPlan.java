@@ -1,0 +1,60 @@
+package dev.moespec.backend.flashinfer;
+
+import dev.moespec.moe.MoeLayerSpec;
+
+/**
+ * The launch shapes of one forward call with M tokens, computed on the host from M alone (no device read-back):
+ * grids are sized for the most BM-row blocks the alignment can produce, and CTAs past the real count exit at once.
+ *
+ * @param tokens      M
+ * @param bm          GEMM tile height: 16 for decode-like calls (few rows per expert: weight streaming), else 64
+ * @param maxBlocks   an upper bound on the BM-row blocks: {@code ceil(M*k / bm) + min(E, M*k)}
+ * @param gemm1Tiles  CTAs of GEMM 1 per block row: {@code ceil(I / 128)} (128 intermediate columns each)
+ * @param gemm2Tiles  CTAs of GEMM 2 per block row: {@code ceil(H / 128)}
+ * @param splits      split-K factor of GEMM 2 (its epilogue accumulates atomically anyway)
+ * @param ktPerSplit  K tiles of 128 per split
+ */
+record LaunchPlan(int tokens, int bm, int maxBlocks, int gemm1Tiles, int gemm2Tiles, int splits, int ktPerSplit) {
+
+    /** Rows per expert (on average) up to which the 16-row tiles are used. */
+    static final int SMALL_TILE_ROWS_PER_EXPERT = 32;
+
+    static LaunchPlan of(MoeLayerSpec layer, int tokens, int multiprocessors) {
+        return of(layer, tokens, multiprocessors, 0);
+    }
+
+    /** @param forcedBm 16 or 64 to override the choice (tuning), 0 for the heuristic */
+    static LaunchPlan of(MoeLayerSpec layer, int tokens, int multiprocessors, int forcedBm) {
+        long rows = (long) tokens * layer.topK();
+        int bm = forcedBm != 0 ? forcedBm : rows <= (long) SMALL_TILE_ROWS_PER_EXPERT * layer.numExperts() ? 16 : 64;
+        int maxBlocks = Math.toIntExact(ceilDiv(rows, bm) + Math.min(layer.numExperts(), rows));
+        int g1 = ceilDiv(layer.intermediateSize(), 128);
+        int g2 = ceilDiv(layer.hiddenSize(), 128);
+        int kTiles = ceilDiv(layer.intermediateSize(), 128);
+        // enough CTAs for two waves of the GPU, but at least two K tiles per split
+        long ctas = (long) Math.max(maxBlocks, 1) * g2;
+        int splits = (int) Math.max(1, Math.min(ceilDiv(2L * Math.max(multiprocessors, 1), ctas), kTiles / 2));
+        int perSplit = ceilDiv(kTiles, splits);
+        splits = ceilDiv(kTiles, perSplit);
+        return new LaunchPlan(tokens, bm, maxBlocks, g1, g2, splits, perSplit);
+    }
+
+    /** Padded-row capacity the workspace needs for any M up to {@code maxTokens} and either tile height. */
+    static long rowCapacity(MoeLayerSpec layer) {
+        long rows = (long) layer.maxTokens() * layer.topK();
+        return ceilDiv(rows + (long) layer.numExperts() * 63, 64) * 64;
+    }
+
+    /** The most BM-row blocks any call can make (16-row tiles, maxTokens). */
+    static int blockCapacity(MoeLayerSpec layer) {
+        return Math.toIntExact(rowCapacity(layer) / 16);
+    }
+
+    static int ceilDiv(int a, int b) {
+        return (a + b - 1) / b;
+    }
+
+    static long ceilDiv(long a, long b) {
+        return (a + b - 1) / b;
+    }
+}

@@ -1,0 +1,98 @@
+package dev.moespec.backend.flashinfer;
+
+import dev.moespec.api.config.ModelRole;
+import dev.moespec.api.config.QuantScheme;
+import dev.moespec.api.tensor.DType;
+import dev.moespec.api.tensor.HostTensors;
+import dev.moespec.api.tensor.Tensor;
+import dev.moespec.cuda.Cuda;
+import dev.moespec.cuda.CudaAvailability;
+import dev.moespec.moe.KernelContext;
+import dev.moespec.moe.MoeKernel;
+import dev.moespec.moe.MoeLayerSpec;
+import dev.moespec.moe.MoeWeights;
+import dev.moespec.moe.Routing;
+import dev.moespec.moe.conformance.MoeBackendConformanceKit;
+import dev.moespec.moe.reference.CpuReferenceBackendProvider;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import java.lang.foreign.Arena;
+import java.util.Locale;
+import java.util.SplittableRandom;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * What the conformance kit cannot reach on this backend (its only case with 128-aligned sizes is one softmax layer):
+ * sigmoid grouped top-k routing with correction bias, many experts, several M blocks per expert, several GEMM tiles
+ * in N and K, split-K, and both tile heights — against cpu_reference, which applies the same activation
+ * quantisation, with the kit's FP8 bound.
+ */
+@Tag("gpu")
+class FlashInferVsReferenceGpuTest {
+
+    @BeforeAll
+    static void needsCuda() {
+        Assumptions.assumeTrue(Cuda.available() instanceof CudaAvailability.Available, () -> "no CUDA: " + Cuda.available());
+    }
+
+    static Stream<Arguments> layers() {
+        float[] bias = new float[64];
+        SplittableRandom r = new SplittableRandom(5);
+        for (int e = 0; e < bias.length; e++) bias[e] = (float) (Fp8TestWeights.gauss(r) * 0.1);
+        Routing grouped = new Routing.SigmoidGroupedTopK(8, 3, true, 2.5f, bias);
+        Routing softmax = new Routing.SoftmaxTopK(true);
+        return Stream.of(QuantScheme.FP8_BLOCK_128, QuantScheme.FP8_PER_TENSOR).flatMap(q -> Stream.of(
+                Arguments.of(new MoeLayerSpec(64, 6, 512, 384, MoeLayerSpec.Activation.SILU, grouped, q, 300), 300, 0),
+                Arguments.of(new MoeLayerSpec(64, 6, 512, 384, MoeLayerSpec.Activation.SILU, grouped, q, 300), 3, 0),
+                Arguments.of(new MoeLayerSpec(8, 2, 384, 1024, MoeLayerSpec.Activation.SILU, softmax, q, 300), 300, 16),
+                Arguments.of(new MoeLayerSpec(8, 2, 384, 1024, MoeLayerSpec.Activation.SILU, softmax, q, 300), 5, 64),
+                Arguments.of(new MoeLayerSpec(8, 2, 384, 1024, MoeLayerSpec.Activation.SILU, new Routing.SoftmaxTopK(false), q, 300), 33, 0)));
+    }
+
+    @ParameterizedTest(name = "{0} M={1} bm={2}")
+    @MethodSource("layers")
+    void matchesCpuReference(MoeLayerSpec layer, int m, int bm) throws Exception {
+        try (Arena arena = Arena.ofConfined()) {
+            MoeWeights weights = Fp8TestWeights.quantised(arena, layer, 42);
+            SplittableRandom random = new SplittableRandom(m * 31L + layer.numExperts());
+            float[] x = new float[m * layer.hiddenSize()], logits = new float[m * layer.numExperts()];
+            for (int n = 0; n < x.length; n++) x[n] = (float) Fp8TestWeights.gauss(random) * (n % 37 == 0 ? 8 : 1);
+            for (int n = 0; n < logits.length; n++) logits[n] = (float) (Fp8TestWeights.gauss(random) * 1.5);
+            Tensor hidden = HostTensors.fromFloats(arena, DType.BF16, x, m, layer.hiddenSize());
+            Tensor routerLogits = HostTensors.fromFloats(arena, DType.F32, logits, m, layer.numExperts());
+            Tensor expected = HostTensors.allocate(arena, DType.BF16, m, layer.hiddenSize());
+            Tensor out = HostTensors.allocate(arena, DType.BF16, m, layer.hiddenSize());
+            for (long n = 0; n < out.elementCount(); n++) HostTensors.set(out, n, Float.NaN);
+            var cpuContext = new KernelContext(ModelRole.TARGET, dev.moespec.api.device.DeviceInfo.cpu("oracle"), false);
+            try (MoeKernel ref = new CpuReferenceBackendProvider().create(layer, cpuContext)) {
+                ref.loadWeights(weights);
+                ref.forward(hidden, routerLogits, expected, 0L);
+            }
+            var gpu = new KernelContext(ModelRole.TARGET, Cuda.detectDevice(), false);
+            try (FlashInferTrtllmMoeKernel kernel = (FlashInferTrtllmMoeKernel) new FlashInferTrtllmMoeBackendProvider().create(layer, gpu)) {
+                kernel.forceTileRows(bm);
+                kernel.loadWeights(weights);
+                new DeviceHarness(Cuda.detectDevice().ordinal()).forward(kernel, hidden, routerLogits, out);
+            }
+            double diff = 0, norm = 0;
+            for (long n = 0; n < out.elementCount(); n++) {
+                float v = HostTensors.get(out, n), ref = HostTensors.get(expected, n);
+                if (Float.isNaN(v)) fail("out[" + n + "] was not written");
+                diff += (v - ref) * (double) (v - ref);
+                norm += ref * (double) ref;
+            }
+            double error = Math.sqrt(diff / norm);
+            double bound = MoeBackendConformanceKit.tolerance(layer.quant());
+            System.out.printf(Locale.ROOT, "flashinfer_trtllm vs cpu_reference: %s M=%d bm=%d rel.err %.3e%n", layer.describe(), m, bm, error);
+            assertTrue(error <= bound, () -> String.format(Locale.ROOT, "relative error %.3e exceeds %.0e for %s M=%d", error, bound, layer.describe(), m));
+        }
+    }
+}
