@@ -117,6 +117,7 @@ public final class MoeBench {
                                   Consumer<String> progress) {
         MoeBench bench = new MoeBench(config, registry, device, peers, progress);
         bench.refuseWithoutDevice();
+        progress.accept("bench moe: backend " + config.backend() + " on " + device.describe() + ", " + config.rowCount() + " rows");
         try {
             List<BenchRow> rows = bench.runAll();
             long flush = bench.rig == null ? 0 : bench.rig.flushBytes();
