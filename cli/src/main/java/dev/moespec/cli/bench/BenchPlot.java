@@ -23,8 +23,9 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * {@code --plot FILE.png}: one panel per shape, µs against M on a log₂ axis; per dtype our measured rows (solid,
- * circles) and the peer's (dashed, squares) in one colour. Drawn with Java2D, headless.
+ * {@code --plot FILE.png}: one panel per shape, µs against M, both axes logarithmic (M doubles from row to row, and
+ * decode and prefill times differ by orders of magnitude); per dtype our measured rows (solid, circles) and the
+ * peer's (dashed, squares) in one colour. Drawn with Java2D, headless.
  */
 final class BenchPlot {
     private static final int PANEL_W = 560, PANEL_H = 400, MARGIN_L = 70, MARGIN_R = 20, MARGIN_T = 40, MARGIN_B = 50;
@@ -74,7 +75,7 @@ final class BenchPlot {
         List<Integer> tokens = report.config().tokens();
         List<BenchDtype> dtypes = report.config().dtypes();
         List<List<Point>> ours = new ArrayList<>(), peer = new ArrayList<>();
-        double maxUs = 0;
+        double maxUs = 0, minUs = Double.MAX_VALUE;
         for (BenchDtype d : dtypes) {
             List<Point> o = new ArrayList<>(), p = new ArrayList<>();
             for (BenchRow r : report.rows()) {
@@ -82,16 +83,26 @@ final class BenchPlot {
                 if (r instanceof BenchRow.Measured m) o.add(new Point(m.tokens(), m.main().medianUs()));
                 r.peer().ifPresent(pr -> p.add(new Point(r.tokens(), pr.peerUs())));
             }
-            for (Point x : o) maxUs = Math.max(maxUs, x.us());
-            for (Point x : p) maxUs = Math.max(maxUs, x.us());
+            for (Point x : o) {
+                maxUs = Math.max(maxUs, x.us());
+                minUs = Math.min(minUs, x.us());
+            }
+            for (Point x : p) {
+                maxUs = Math.max(maxUs, x.us());
+                minUs = Math.min(minUs, x.us());
+            }
             ours.add(o);
             peer.add(p);
         }
         int w = PANEL_W - MARGIN_L - MARGIN_R, h = PANEL_H - MARGIN_T - MARGIN_B;
-        double yMax = niceCeil(maxUs > 0 ? maxUs * 1.05 : 1);
+        if (maxUs <= 0) {
+            maxUs = 10;
+            minUs = 1;
+        }
+        double yLo = Math.floor(Math.log10(Math.max(minUs, 1e-3))), yHi = Math.max(Math.ceil(Math.log10(maxUs)), yLo + 1);
         double xMin = log2(tokens.getFirst()), xMax = Math.max(log2(tokens.getLast()), xMin + 1);
         Axis x = v -> MARGIN_L + (log2(v) - xMin) / (xMax - xMin) * w;
-        Axis y = v -> MARGIN_T + h - v / yMax * h;
+        Axis y = v -> MARGIN_T + h - (Math.log10(v) - yLo) / (yHi - yLo) * h;
 
         g.setColor(Color.BLACK);
         g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 13));
@@ -105,19 +116,23 @@ final class BenchPlot {
             g.setColor(Color.BLACK);
             g.drawString(Integer.toString(t), px - 3 * Integer.toString(t).length(), MARGIN_T + h + 15);
         }
-        for (int k = 0; k <= 5; k++) {
-            double v = yMax * k / 5;
-            int py = (int) y.map(v);
-            g.setColor(new Color(0xE0E0E0));
-            g.drawLine(MARGIN_L, py, MARGIN_L + w, py);
-            g.setColor(Color.BLACK);
-            String label = v >= 100 ? String.format(Locale.ROOT, "%.0f", v) : String.format(Locale.ROOT, "%.1f", v);
-            g.drawString(label, MARGIN_L - 8 - 6 * label.length(), py + 4);
+        for (int decade = (int) yLo; decade < (int) yHi; decade++) {
+            for (int mult : new int[]{1, 2, 5}) {
+                double v = mult * Math.pow(10, decade);
+                int py = (int) y.map(v);
+                g.setColor(new Color(mult == 1 ? 0xC8C8C8 : 0xEAEAEA));
+                g.drawLine(MARGIN_L, py, MARGIN_L + w, py);
+                g.setColor(Color.BLACK);
+                String label = v >= 1 ? String.format(Locale.ROOT, "%.0f", v) : String.format(Locale.ROOT, "%.3g", v);
+                g.drawString(label, MARGIN_L - 8 - 6 * label.length(), py + 4);
+            }
         }
+        String top = String.format(Locale.ROOT, "%.0f", Math.pow(10, yHi));
+        g.drawString(top, MARGIN_L - 8 - 6 * top.length(), MARGIN_T + 4);
         g.drawString("M (tokens, log scale)", MARGIN_L + w / 2 - 50, PANEL_H - 12);
         Graphics2D rot = (Graphics2D) g.create();
         rot.rotate(-Math.PI / 2);
-        rot.drawString("us (median)", -(MARGIN_T + h / 2 + 30), 14);
+        rot.drawString("us (median, log scale)", -(MARGIN_T + h / 2 + 55), 14);
         rot.dispose();
 
         boolean any = false;
@@ -131,10 +146,10 @@ final class BenchPlot {
             g.setStroke(SOLID);
             g.drawLine(MARGIN_L + 10, legendY - 4, MARGIN_L + 30, legendY - 4);
             g.setStroke(DASHED);
-            g.drawLine(MARGIN_L + 110, legendY - 4, MARGIN_L + 130, legendY - 4);
+            g.drawLine(MARGIN_L + 140, legendY - 4, MARGIN_L + 160, legendY - 4);
             g.setColor(Color.BLACK);
             g.drawString(dtypes.get(i).label() + " ours", MARGIN_L + 35, legendY);
-            g.drawString(peer.get(i).isEmpty() ? "no peer row" : "peer", MARGIN_L + 135, legendY);
+            g.drawString(peer.get(i).isEmpty() ? "no peer row" : "peer", MARGIN_L + 165, legendY);
             legendY += 15;
         }
         if (!any) {
@@ -169,14 +184,5 @@ final class BenchPlot {
 
     private static double log2(double v) {
         return Math.log(v) / Math.log(2);
-    }
-
-    /** 1, 2 or 5 times a power of ten, at least {@code v}. */
-    private static double niceCeil(double v) {
-        double p = Math.pow(10, Math.floor(Math.log10(v)));
-        for (double m : new double[]{1, 2, 5, 10}) {
-            if (m * p >= v) return m * p;
-        }
-        return 10 * p;
     }
 }
