@@ -23,6 +23,10 @@ public final class BenchJson {
     private BenchJson() {}
 
     public static ObjectNode toJson(BenchReport report) {
+        return toJson(report, report.peers());
+    }
+
+    private static ObjectNode toJson(BenchReport report, PeerAnchors peers) {
         ObjectNode root = MAPPER.createObjectNode();
         ObjectNode meta = root.putObject("meta");
         meta.put("tool", "moespec bench moe");
@@ -43,7 +47,8 @@ public final class BenchJson {
         meta.put("ratio", "peer_us / us (>1 = faster than the peer)");
         meta.put("err", "||ours - cpu_reference|| / ||cpu_reference|| (Frobenius) on the same inputs; null where not checked (err_note says why)");
         ArrayNode rows = root.putArray("rows");
-        for (BenchRow r : report.rows()) rows.add(row(r));
+        meta.put("ratio_best_fp8", "fp8block rows: the better (smaller) of the peer's fp8 and fp8block peer_us / us (issue 4's target)");
+        for (BenchRow r : report.rows()) rows.add(row(r, peers));
         return root;
     }
 
@@ -57,7 +62,7 @@ public final class BenchJson {
         }
     }
 
-    private static ObjectNode row(BenchRow r) {
+    private static ObjectNode row(BenchRow r, PeerAnchors peers) {
         ObjectNode n = MAPPER.createObjectNode();
         n.put("shape", r.shape().name());
         n.put("dtype", r.dtype().label());
@@ -83,6 +88,11 @@ public final class BenchJson {
                 n.put("gbps", m.gbps());
                 n.put("pct_hbm", m.pctHbm());
                 put(n, "ratio", m.ratio());
+                if (m.dtype() == BenchDtype.FP8BLOCK) {
+                    OptionalDouble best = peers.bestFp8Us(m.shape().name(), m.tokens());
+                    put(n, "peer_best_fp8_us", best);
+                    put(n, "ratio_best_fp8", best.isPresent() ? OptionalDouble.of(best.getAsDouble() / m.main().medianUs()) : best);
+                }
                 if (m.error().isPresent() && !Double.isNaN(m.error().getAsDouble())) n.put("err", m.error().getAsDouble());
                 else n.putNull("err");
                 if (!m.errorNote().isEmpty()) n.put("err_note", m.errorNote());

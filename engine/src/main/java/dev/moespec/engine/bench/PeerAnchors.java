@@ -116,6 +116,12 @@ public final class PeerAnchors {
         return Optional.ofNullable(rows.get(new Key(shape, dtype.label(), tokens)));
     }
 
+    /** The faster of the peer's fp8 (per-tensor) and fp8block rows: the bar FP8 block-scale backends are held to. */
+    public OptionalDouble bestFp8Us(String shape, int tokens) {
+        return Stream.of(BenchDtype.FP8, BenchDtype.FP8BLOCK).map(d -> row(shape, d, tokens)).flatMap(Optional::stream)
+                .mapToDouble(PeerRow::peerUs).min();
+    }
+
     /** The files rows were read from. */
     public List<Path> files() {
         return files;
