@@ -39,12 +39,21 @@ public final class CudaFunction {
      *                       memory); errors inside the kernel surface at the next synchronization
      */
     public void launch(Dim3 grid, Dim3 block, int sharedMemBytes, CudaStream stream, KernelArgs args) {
+        launch(grid, block, sharedMemBytes, CudaStream.handleOf(stream, module.context()), args);
+    }
+
+    /**
+     * Queues the kernel on the raw {@code CUstream} handle {@code streamHandle} (0 = the legacy default stream), as
+     * the MoE SPI hands streams to kernels ({@code MoeKernel.forward(..., long stream)}). The stream must belong to
+     * this function's context; the driver reports a launch error otherwise.
+     */
+    public void launch(Dim3 grid, Dim3 block, int sharedMemBytes, long streamHandle, KernelArgs args) {
         Objects.requireNonNull(grid, "grid");
         Objects.requireNonNull(block, "block");
         Objects.requireNonNull(args, "args");
         if (sharedMemBytes < 0) throw new IllegalArgumentException("sharedMemBytes must be >= 0, got " + sharedMemBytes);
         CudaContext context = module.context();
-        long s = CudaStream.handleOf(stream, context);
+        long s = streamHandle;
         try (Arena arena = Arena.ofConfined()) {
             module.enter().launchKernel(handle, grid.x(), grid.y(), grid.z(), block.x(), block.y(), block.z(),
                     sharedMemBytes, s, args.pack(arena));
