@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One device call for round 2 (budget: minutes): GPU tests, SASS check, then `moespec bench moe` for ours and for
 # triton on the same machine, then an A/B of the wgmma path against mma.sync. Each step has its own time limit so
-# that a slow one cannot eat the rest; everything lands under $OUT. Run from the root of the shipped checkout:
+# that a slow one cannot eat the rest; everything lands under $OUT. Keep at most 8 files there: the run tool returns
+# no more (round 2 lost triton.md/.err that way). Run from the root of the shipped checkout:
 #   bash .gpu-fp82/fp82.sh      (carry: .gpu-fp82)
 set -uo pipefail
 G=.gpu-fp82
