@@ -71,6 +71,7 @@ public final class CudaMoeModel implements ModelRunner {
     private final Map<Integer, Captured> graphs = new HashMap<>();
     private final int tableCap;
     private boolean useGraphs = true;
+    private String graphFailure; // why capture failed, null while it has not
     private StepProfiler profiler; // null unless profiling
     private Buffers buf;
 
@@ -137,6 +138,16 @@ public final class CudaMoeModel implements ModelRunner {
 
     private static String kernelResourceName() {
         return dev.moespec.cuda.CudaModule.kernelResource(DecoderKernels.ARTIFACT_ID);
+    }
+
+    /** Why decode-graph capture failed (graphs were then turned off), or empty. */
+    public java.util.Optional<String> graphFailure() {
+        return java.util.Optional.ofNullable(graphFailure);
+    }
+
+    /** Whether decode steps replay CUDA graphs. */
+    public boolean graphsOn() {
+        return useGraphs;
     }
 
     /** Turns decode graphs on (default) or off; off drops the captured ones. */
@@ -357,7 +368,19 @@ public final class CudaMoeModel implements ModelRunner {
         // forbids), then capture the same launch sequence for the next steps.
         forward(rows, nLogits);
         List<StepRegion> marks = lastMarks;
-        CudaGraph captured = CudaGraph.capture(stream, () -> forward(rows, nLogits));
+        if (profiler != null) profiler.capturing(true);
+        CudaGraph captured;
+        try {
+            captured = CudaGraph.capture(stream, () -> forward(rows, nLogits));
+        } catch (RuntimeException e) {
+            // This step already ran eagerly, so its results stand; later steps run eagerly too, and say why once.
+            graphFailure = e.getMessage();
+            useGraphs = false;
+            System.err.println("moespec: CUDA graph capture failed, decoding without graphs: " + e.getMessage());
+            return;
+        } finally {
+            if (profiler != null) profiler.capturing(false);
+        }
         graphs.put(rows, new Captured(captured, marks));
         lastMarks = marks;
     }

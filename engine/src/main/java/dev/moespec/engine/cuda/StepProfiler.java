@@ -24,6 +24,7 @@ final class StepProfiler implements AutoCloseable {
     private final Map<StepRegion, Double> totals = new EnumMap<>(StepRegion.class);
     private double stepTotal;
     private int steps;
+    private boolean capturing;
 
     StepProfiler(CudaContext ctx, CudaStream stream) {
         this.ctx = ctx;
@@ -47,9 +48,15 @@ final class StepProfiler implements AutoCloseable {
         return List.copyOf(marks);
     }
 
+    /** Whether the stream is being captured: external records are only valid then. */
+    void capturing(boolean on) {
+        capturing = on;
+    }
+
     private void record(int i) {
         while (pool.size() <= i) pool.add(CudaEvent.create(ctx));
-        EventRecorder.recordExternal(pool.get(i), stream);
+        if (capturing) EventRecorder.recordExternal(pool.get(i), stream);
+        else pool.get(i).record(stream);
     }
 
     /** After the step's work finished (the stream was synchronised): adds its region times, {@code regions} in order. */
