@@ -90,8 +90,8 @@ public final class DecodeBenchCommand implements Callable<Integer> {
         List<DecodeBenchRow> rows = DecodeBench.run(o, detected, Thread.currentThread().getContextClassLoader(), err);
         out.println("# bench decode: " + dir.getFileName() + ", greedy, " + steps + " timed steps (median), moe-backend " + moeBackend);
         out.print(DecodeBenchTable.render(rows));
-        out.println("# shares are of the host wall time of a step; region shares come from CUDA events inside the captured graph;"
-                + " java = (wall - device time) / wall");
+        out.println("# shares of the wall time of a step: regions = device time (CUDA events inside the captured graph, scaled to the"
+                + " plain graph's device time); java = host time to queue the step (Java + driver calls); host = 1 - device/wall");
         out.flush();
         return 0;
     }

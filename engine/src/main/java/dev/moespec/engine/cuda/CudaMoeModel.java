@@ -73,6 +73,7 @@ public final class CudaMoeModel implements ModelRunner {
     private boolean useGraphs = true;
     private String graphFailure; // why capture failed, null while it has not
     private StepProfiler profiler; // null unless profiling
+    private StepTimer timer;       // null unless timing decode steps
     private Buffers buf;
 
     private record Captured(CudaGraph graph, List<StepRegion> marks) {}
@@ -134,6 +135,12 @@ public final class CudaMoeModel implements ModelRunner {
         cache = kv;
         tableCap = kv.blocks() + 1;
         buf = new Buffers(Phase.DECODE_MAX_TOKENS);
+        try {
+            for (int l = 0; l < layers; l++) moeKernel(l, 1); // decode kernels and expert weights up front (TTFT)
+        } catch (RuntimeException e) {
+            closeDevice(); // the caller still owns the checkpoint when construction fails
+            throw e;
+        }
     }
 
     private static String kernelResourceName() {
@@ -177,6 +184,21 @@ public final class CudaMoeModel implements ModelRunner {
     /** Mean device ms per profiled step (first region event to last). */
     public double profiledStepMillis() {
         return profiler == null ? 0 : profiler.meanStepMillis();
+    }
+
+    /**
+     * Starts (or stops) timing {@link #decode} steps: the host time to queue a step (Java-side work and driver calls,
+     * from entry until every launch is queued) and the device time from the metadata upload to the last kernel
+     * (CUDA events outside any graph). Restarting clears the sums.
+     */
+    public void timeSteps(boolean on) {
+        if (timer != null) timer.close();
+        timer = on ? new StepTimer(ctx, stream) : null;
+    }
+
+    /** Mean host queue time and device time of the decode steps timed since {@link #timeSteps}{@code (true)}. */
+    public StepTimer.Times stepTimes() {
+        return timer == null ? new StepTimer.Times(0, 0, 0) : timer.times();
     }
 
     public void resetProfile() {
@@ -268,14 +290,18 @@ public final class CudaMoeModel implements ModelRunner {
             throw new IllegalArgumentException("decode() takes at most " + Phase.DECODE_MAX_TOKENS + " sequences per step, got " + m
                     + "; split the batch");
         }
+        long entered = System.nanoTime();
         int rows = useGraphs ? bucket(m) : m;
         ensureRows(rows);
         int[] logitRows = new int[rows];
+        if (timer != null) timer.start();
         fillMetadata(chunks, m, rows, logitRows, sampling);
         run(rows, rows, useGraphs);
+        if (timer != null) timer.stop(System.nanoTime() - entered);
         buf.sampled.copyToAsync(buf.hostSampled.asSlice(0, 4L * m), stream);
         stream.synchronize();
         if (profiler != null) profiler.collect(lastMarks);
+        if (timer != null) timer.collect();
         int[] out = new int[m];
         MemorySegment.copy(buf.hostSampled, ValueLayout.JAVA_INT, 0, out, 0, m);
         for (int s : sequences) cache.sequence(s).length += 1;
@@ -429,17 +455,7 @@ public final class CudaMoeModel implements ModelRunner {
     private void moe(int l, int m, long s) {
         Buffers b = buf;
         for (int from = 0; from < m; ) {
-            MoeKernel kernel;
-            try {
-                kernel = moe.kernel(l, m - from, spec -> MoeWeightsFactory.build(checkpoint, naming, l, spec, moeWeightsArena));
-            } catch (MoeKernelUnavailableException e) {
-                throw new IllegalStateException("MoE layer " + l + ": " + e.getMessage(), e);
-            }
-            if (kernel.backend().equals(CpuReferenceBackendProvider.NAME)) {
-                throw new IllegalStateException("MoE layer " + l + ": the role's binding chose " + kernel.backend() + ", which runs on"
-                        + " host memory; the CUDA runner needs a GPU backend (pin --moe-backend flashinfer_trtllm for FP8 or"
-                        + " triton for BF16), or run with --device cpu");
-            }
+            MoeKernel kernel = moeKernel(l, m - from);
             MoeLayerSpec spec = kernel.layer();
             int rows = Math.min(spec.maxTokens(), m - from);
             kernel.forward(Tensor.device(DType.BF16, b.a() + 2L * from * h, rows, h),
@@ -447,6 +463,22 @@ public final class CudaMoeModel implements ModelRunner {
                     Tensor.device(DType.BF16, b.moeOut() + 2L * from * h, rows, h), s);
             from += rows;
         }
+    }
+
+    /** The role's kernel for layer {@code l} and a call of {@code tokens} rows; created (weights uploaded) on first use. */
+    private MoeKernel moeKernel(int l, int tokens) {
+        MoeKernel kernel;
+        try {
+            kernel = moe.kernel(l, tokens, spec -> MoeWeightsFactory.build(checkpoint, naming, l, spec, moeWeightsArena));
+        } catch (MoeKernelUnavailableException e) {
+            throw new IllegalStateException("MoE layer " + l + ": " + e.getMessage(), e);
+        }
+        if (kernel.backend().equals(CpuReferenceBackendProvider.NAME)) {
+            throw new IllegalStateException("MoE layer " + l + ": the role's binding chose " + kernel.backend() + ", which runs on"
+                    + " host memory; the CUDA runner needs a GPU backend (pin --moe-backend flashinfer_trtllm for FP8 or"
+                    + " triton), or run with --device cpu");
+        }
+        return kernel;
     }
 
     private void ensureRows(int rows) {
@@ -533,10 +565,19 @@ public final class CudaMoeModel implements ModelRunner {
     public void close() {
         if (ctx.isClosed()) return;
         try {
+            closeDevice();
+        } finally {
+            checkpoint.close();
+        }
+    }
+
+    private void closeDevice() {
+        try {
             stream.synchronize();
         } finally {
             dropGraphs();
             if (profiler != null) profiler.close();
+            if (timer != null) timer.close();
             buf.close();
             cache.close();
             w.close();
@@ -544,7 +585,6 @@ public final class CudaMoeModel implements ModelRunner {
             ctx.close();
             arena.close();
             if (moeWeightsArena.scope().isAlive()) moeWeightsArena.close();
-            checkpoint.close();
         }
     }
 }

@@ -28,8 +28,10 @@ import java.util.Objects;
  * one step); then {@code steps} decode steps are timed, after warm-up steps (which also capture the graphs).
  *
  * <p>On the GPU the step is split into regions (attention, MoE, dense GEMMs, sampling, other) by CUDA events
- * recorded inside the captured graph (so without launch gaps); the Java-side share is the part of the host wall
- * time of a step that is not device time: {@code (wall - device) / wall}, for graphs off and on.
+ * recorded inside the captured graph (so without launch gaps), scaled to the device time of the plain graph
+ * replay. The Java-side dispatch share is the host time to queue a step (Java code plus the driver calls it makes)
+ * over the wall time of the step; the host share is everything that is not device time
+ * ({@code 1 - device / wall}: dispatch the device waits for, launch latency, read-back, synchronisation).
  */
 public final class DecodeBench {
     /**
@@ -121,7 +123,7 @@ public final class DecodeBench {
                 if (s >= o.warmup()) times[s - o.warmup()] = System.nanoTime() - t0;
             }
             double ms = median(times) / 1e6;
-            return new DecodeBenchRow("cpu", b, "-", ms, b * 1000.0 / ms, Map.of(), Double.NaN);
+            return new DecodeBenchRow("cpu", b, "-", ms, b * 1000.0 / ms, Map.of(), Double.NaN, Double.NaN);
         } finally {
             for (int s : seqs) r.release(s);
         }
@@ -136,26 +138,29 @@ public final class DecodeBench {
         try {
             r.profile(false);
             r.useGraphs(false);
-            double offMs = timeSteps(r, o, seqs, next, greedy);
+            Pass off = timeSteps(r, o, seqs, next, greedy);
             r.useGraphs(true);
-            double onMs = timeSteps(r, o, seqs, next, greedy);
+            Pass on = timeSteps(r, o, seqs, next, greedy);
             String onLabel = r.graphsOn() ? "on" : "failed"; // capture failed: those steps ran eagerly
-            // regions: graphs on, events recorded inside the graph
+            // region split: graphs on, events recorded inside the graph (they add a little time of their own, so
+            // only the proportions are used, scaled to the device time of the plain graph)
             r.profile(true);
             for (int s = 0; s < o.warmup(); s++) next = r.decode(seqs, next, greedy);
             r.resetProfile();
             for (int s = 0; s < o.steps(); s++) next = r.decode(seqs, next, greedy);
             Map<StepRegion, Double> regionMs = r.regionMillis();
-            double deviceMs = r.profiledStepMillis();
+            double profiledMs = r.profiledStepMillis();
             r.profile(false);
+            // device work of a step: the graph replay's span (graphs off spread the same work over host gaps)
+            double deviceMs = on.deviceMs();
             List<DecodeBenchRow> out = new ArrayList<>();
             for (int mode = 0; mode < 2; mode++) {
-                double wall = mode == 0 ? offMs : onMs;
+                Pass p = mode == 0 ? off : on;
                 Map<StepRegion, Double> share = new EnumMap<>(StepRegion.class);
-                double scale = Math.min(1.0, deviceMs / wall); // device time can exceed nothing but the wall time
-                for (var e : regionMs.entrySet()) share.put(e.getKey(), deviceMs == 0 ? 0 : e.getValue() / deviceMs * scale);
-                out.add(new DecodeBenchRow(r.device(), b, mode == 0 ? "off" : onLabel, wall, b * 1000.0 / wall, share,
-                        Math.max(0, (wall - deviceMs) / wall)));
+                double busy = Math.min(1.0, deviceMs / p.wallMs());
+                for (var e : regionMs.entrySet()) share.put(e.getKey(), profiledMs == 0 ? 0 : e.getValue() / profiledMs * busy);
+                out.add(new DecodeBenchRow(r.device(), b, mode == 0 ? "off" : onLabel, p.wallMs(), b * 1000.0 / p.wallMs(), share,
+                        p.queueMs() / p.wallMs(), 1 - busy));
             }
             return out;
         } finally {
@@ -163,16 +168,23 @@ public final class DecodeBench {
         }
     }
 
-    private static double timeSteps(CudaMoeModel r, Options o, int[] seqs, int[] next, RowSampling[] greedy) {
+    /** Median wall ms of a step, and the mean host queue and device ms. */
+    private record Pass(double wallMs, double queueMs, double deviceMs) {}
+
+    private static Pass timeSteps(CudaMoeModel r, Options o, int[] seqs, int[] next, RowSampling[] greedy) {
         long[] times = new long[o.steps()];
         int[] cur = next.clone();
-        for (int s = 0; s < o.warmup() + o.steps(); s++) {
+        for (int s = 0; s < o.warmup(); s++) cur = r.decode(seqs, cur, greedy);
+        r.timeSteps(true);
+        for (int s = 0; s < o.steps(); s++) {
             long t0 = System.nanoTime();
             cur = r.decode(seqs, cur, greedy);
-            if (s >= o.warmup()) times[s - o.warmup()] = System.nanoTime() - t0;
+            times[s] = System.nanoTime() - t0;
         }
+        var t = r.stepTimes();
+        r.timeSteps(false);
         System.arraycopy(cur, 0, next, 0, next.length);
-        return median(times) / 1e6;
+        return new Pass(median(times) / 1e6, t.queueMillis(), t.deviceMillis());
     }
 
     static double median(long[] v) {

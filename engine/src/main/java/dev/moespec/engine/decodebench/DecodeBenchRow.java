@@ -13,11 +13,13 @@ import java.util.Map;
  * @param stepMillis     median host wall time of one decode step (launch, device work, token read-back)
  * @param tokensPerSecond {@code batch / step}
  * @param regionShare    each region's device time as a share of the step (empty on the CPU: not measured)
- * @param javaShare      share of the step that is not device time: Java-side dispatch, driver calls, copies and
- *                       the synchronisation (NaN on the CPU)
+ * @param javaShare      Java-side dispatch: the host time to queue the step (our Java code and the driver calls it
+ *                       makes, until the last launch is queued) as a share of the step (NaN on the CPU)
+ * @param hostShare      the share of the step that is not device time: dispatch that the device waits for, launch
+ *                       latency, the token read-back and the synchronisation (NaN on the CPU)
  */
 public record DecodeBenchRow(String device, int batch, String graphs, double stepMillis, double tokensPerSecond,
-                             Map<StepRegion, Double> regionShare, double javaShare) {
+                             Map<StepRegion, Double> regionShare, double javaShare, double hostShare) {
     public DecodeBenchRow {
         regionShare = Map.copyOf(regionShare);
     }

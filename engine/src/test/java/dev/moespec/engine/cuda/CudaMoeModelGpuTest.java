@@ -20,14 +20,26 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * golden.json on the GPU path. Stated tolerances: the MoE runs with FP8 (1×128) activations on flashinfer_trtllm
- * or BF16 on triton, the projections and lm_head on BF16 inputs; so, as for the CPU path with the same rounding
- * (GoldenBindingTest), a greedy token may differ from golden only where the golden top-1/top-2 margin is below
- * 0.25 logits, and the last-prompt-position top-5 logits are within 0.25 of golden.
+ * golden.json (fp32 math on the dequantised weights) on the GPU path. Stated tolerances, from where the rounding is:
+ * <ul>
+ *   <li>BF16 MoE (triton, the FP8 target dequantised to BF16): BF16 projection/lm_head inputs and BF16 MoE I/O move
+ *       logits by a few hundredths, so a greedy token may differ from golden only where the golden top-1/top-2
+ *       margin is below 0.25, and the top-5 logits at the last prompt position are within 0.25.</li>
+ *   <li>FP8 MoE (W8A8 with dynamic 1×128 activation groups, flashinfer_trtllm or triton on sm_89+): the activation
+ *       quantisation itself moves logits by up to 0.30 (the CPU reference with the same quantisation, cpu_reference
+ *       FP8_BLOCK_128, gives 15.15 for golden's 15.45 at prompt 0's last position, and shrinks prompt 2's golden
+ *       margin of 0.335 at step 3 to 0.097). So against golden the bound is 0.5 for tokens and logits; against that
+ *       CPU reference with the same FP8 rounding, the GPU differs only by its BF16 roundings (bound 0.25).</li>
+ * </ul>
  */
 @Tag("gpu")
 class CudaMoeModelGpuTest {
-    static final float MARGIN_BOUND = 0.25f;
+    static final float MARGIN_BOUND_BF16 = 0.25f;
+    static final float MARGIN_BOUND_FP8 = 0.5f;
+
+    static float bound(QuantScheme scheme) {
+        return scheme.isFp8() ? MARGIN_BOUND_FP8 : MARGIN_BOUND_BF16;
+    }
 
     @BeforeEach
     void gpu() {
@@ -46,8 +58,10 @@ class CudaMoeModelGpuTest {
     @ParameterizedTest(name = "{0} ({1}), teacher-forced prompt {2}")
     @CsvSource({"flashinfer_trtllm, FP8_BLOCK_128, 0", "flashinfer_trtllm, FP8_BLOCK_128, 1",
             "flashinfer_trtllm, FP8_BLOCK_128, 2", "flashinfer_trtllm, FP8_BLOCK_128, 3",
-            "triton, BF16, 0", "triton, BF16, 1", "triton, BF16, 2", "triton, BF16, 3"})
+            "triton, BF16, 0", "triton, BF16, 1", "triton, BF16, 2", "triton, BF16, 3",
+            "triton, FP8_BLOCK_128, 0", "triton, FP8_BLOCK_128, 2"})
     void teacherForcedTokensMatchGoldenWhereTheMarginAllows(String backend, QuantScheme scheme, int index) {
+        float marginBound = bound(scheme);
         JsonNode prompt = GpuModels.GOLDEN.path("prompts").get(index);
         int[] ids = GpuModels.ints(prompt.path("input_ids"));
         int[] expected = GpuModels.ints(prompt.path("target_fp8").path("tokens"));
@@ -63,11 +77,11 @@ class CudaMoeModelGpuTest {
                 if (got != expected[t]) {
                     report.append(" step ").append(t).append(": ").append(got).append(" vs ").append(expected[t])
                             .append(" (margin ").append(margins[t]).append(')');
-                    if (margins[t] >= MARGIN_BOUND) bad++;
+                    if (margins[t] >= marginBound) bad++;
                 }
             }
             System.out.println("[gpu golden] " + backend + " prompt " + index + " teacher-forced differences:" + (report.isEmpty() ? " none" : report));
-            assertEquals(0, bad, "differs from golden where the margin is >= " + MARGIN_BOUND + ":" + report);
+            assertEquals(0, bad, "differs from golden where the margin is >= " + marginBound + ":" + report);
             // last prompt position of prompt 0: top-5 ids and logits
             if (index == 0) {
                 JsonNode top5 = GpuModels.GOLDEN.path("target_fp8_top5_prompt0");
@@ -78,7 +92,7 @@ class CudaMoeModelGpuTest {
                 for (int i = 0; i < goldIds.length; i++) worst = Math.max(worst, Math.abs(logits[goldIds[i]] - goldLogits[i]));
                 System.out.printf("[gpu golden] %s prompt 0 last-position top-5 max |logit - golden| = %.4f%n", backend, worst);
                 assertEquals(goldIds[0], GpuModels.argmax(logits));
-                assertTrue(worst < MARGIN_BOUND, "top-5 logits differ from golden by " + worst);
+                assertTrue(worst < marginBound, "top-5 logits differ from golden by " + worst);
             }
         }
     }
@@ -87,6 +101,7 @@ class CudaMoeModelGpuTest {
     @ParameterizedTest(name = "{0}: batched greedy decode, graphs {1}")
     @CsvSource({"flashinfer_trtllm, FP8_BLOCK_128, true", "flashinfer_trtllm, FP8_BLOCK_128, false", "triton, BF16, true"})
     void batchedGreedyDecodeReproducesGolden(String backend, QuantScheme scheme, boolean graphs) {
+        float marginBound = bound(scheme);
         int n = GpuModels.GOLDEN.path("prompts").size();
         int steps = GpuModels.GOLDEN.path("num_new_tokens").asInt();
         try (GpuModels.Runner r = GpuModels.open(DemoModels.target(), backend, scheme)) {
@@ -116,16 +131,51 @@ class CudaMoeModelGpuTest {
                 int[] expected = GpuModels.ints(g.path("tokens"));
                 float[] margins = GpuModels.floats(g.path("top1_top2_margins"));
                 int firstLowMargin = steps;
-                for (int t = 0; t < steps; t++) if (margins[t] < MARGIN_BOUND) { firstLowMargin = t; break; }
+                for (int t = 0; t < steps; t++) if (margins[t] < marginBound) { firstLowMargin = t; break; }
                 int firstDiff = steps;
                 for (int t = 0; t < steps; t++) if (got[i][t] != expected[t]) { firstDiff = t; break; }
                 System.out.printf("[gpu golden] %s graphs=%s prompt %d: first difference at %d of %d (first golden margin < %.2f at %d)%n",
-                        backend, graphs, i, firstDiff, steps, MARGIN_BOUND, firstLowMargin);
+                        backend, graphs, i, firstDiff, steps, marginBound, firstLowMargin);
                 assertTrue(firstDiff >= firstLowMargin, "prompt " + i + " diverged at step " + firstDiff
                         + " where the golden margin is " + (firstDiff < steps ? margins[firstDiff] : 0) + ": got "
                         + Arrays.toString(got[i]) + ", golden " + Arrays.toString(expected));
             }
         }
+    }
+
+    /** The FP8 path against the CPU reference with the same FP8 activation rounding, teacher-forced, all prompts. */
+    @ParameterizedTest(name = "{0} vs cpu_reference, both FP8_BLOCK_128, prompt {1}")
+    @CsvSource({"flashinfer_trtllm, 0", "flashinfer_trtllm, 1", "flashinfer_trtllm, 2", "flashinfer_trtllm, 3", "triton, 2"})
+    void fp8PathAgreesWithTheCpuReferenceOfTheSameRounding(String backend, int index) {
+        JsonNode prompt = GpuModels.GOLDEN.path("prompts").get(index);
+        int[] forced = forcedSequence(prompt, "target_fp8");
+        int[] ids = GpuModels.ints(prompt.path("input_ids"));
+        StepOutput gpu, cpu;
+        try (GpuModels.Runner r = GpuModels.open(DemoModels.target(), backend, QuantScheme.FP8_BLOCK_128)) {
+            gpu = r.model().step(List.of(new SequenceChunk(r.model().open(forced.length), forced, true)));
+        }
+        try (var c = GpuModels.cpuReference(DemoModels.target(), QuantScheme.FP8_BLOCK_128)) {
+            cpu = c.step(List.of(new SequenceChunk(c.open(forced.length), forced, true)));
+        }
+        double worst = 0;
+        int bad = 0;
+        StringBuilder report = new StringBuilder();
+        for (int t = ids.length - 1; t < forced.length; t++) {
+            float[] g = gpu.logits(0, t), c = cpu.logits(0, t);
+            for (int v = 0; v < g.length; v++) worst = Math.max(worst, Math.abs(g[v] - c[v]));
+            int top = GpuModels.argmax(c);
+            float second = Float.NEGATIVE_INFINITY;
+            for (int v = 0; v < c.length; v++) if (v != top) second = Math.max(second, c[v]);
+            if (GpuModels.argmax(g) != top) {
+                report.append(" position ").append(t).append(": ").append(GpuModels.argmax(g)).append(" vs ").append(top)
+                        .append(" (cpu margin ").append(c[top] - second).append(')');
+                if (c[top] - second >= MARGIN_BOUND_BF16) bad++;
+            }
+        }
+        System.out.printf("[gpu vs cpu_reference fp8] %s prompt %d: max |logit diff| %.4f, argmax differences:%s%n", backend, index, worst,
+                report.isEmpty() ? " none" : report);
+        assertEquals(0, bad, "argmax differs from the FP8 CPU reference where its margin is >= " + MARGIN_BOUND_BF16 + ":" + report);
+        assertTrue(worst < MARGIN_BOUND_BF16, "logits differ from the FP8 CPU reference by " + worst);
     }
 
     @Test

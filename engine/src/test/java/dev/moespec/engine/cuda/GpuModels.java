@@ -109,6 +109,35 @@ final class GpuModels {
         return new Runner(new CudaMoeModel(checkpoint, source, 0, KV_BYTES), kernels);
     }
 
+    /** The CPU path with {@code cpu_reference} MoE kernels in {@code scheme}: the oracle with the same MoE rounding. */
+    static dev.moespec.engine.model.CpuMoeModel cpuReference(Path dir, QuantScheme scheme) {
+        ModelConfig c = ModelConfig.load(dir);
+        MoeLayerSpec spec = MoeLayerSpecs.of(c, c.quantization(), MoeLayerSpecs.DEFAULT_MAX_TOKENS).orElseThrow().withQuant(scheme);
+        var provider = new dev.moespec.moe.reference.CpuReferenceBackendProvider();
+        KernelContext context = new KernelContext(ModelRole.TARGET, dev.moespec.api.device.DeviceInfo.cpu("test"), false);
+        Map<Integer, MoeKernel> kernels = new HashMap<>();
+        MoeKernelSource source = new MoeKernelSource() {
+            @Override
+            public MoeKernel kernel(int layer, int tokens, Function<MoeLayerSpec, MoeWeights> weights) {
+                return kernels.computeIfAbsent(layer, l -> {
+                    try {
+                        MoeKernel k = provider.create(spec, context);
+                        k.loadWeights(weights.apply(spec));
+                        return k;
+                    } catch (MoeKernelUnavailableException e) {
+                        throw new AssertionError(e);
+                    }
+                });
+            }
+
+            @Override
+            public String describe() {
+                return provider.name();
+            }
+        };
+        return new dev.moespec.engine.model.CpuMoeModel(Checkpoint.open(dir, CheckpointLayout.of(c)), spec, source, KV_BYTES);
+    }
+
     /** The runner and the MoE kernels it was given (closed with it). */
     record Runner(CudaMoeModel model, Map<Integer, MoeKernel> kernels) implements AutoCloseable {
         @Override

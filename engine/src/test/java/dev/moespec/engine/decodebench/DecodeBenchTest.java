@@ -39,9 +39,9 @@ class DecodeBenchTest {
     void tableShowsSharesAsPercent() {
         DecodeBenchRow gpu = new DecodeBenchRow("NVIDIA H100 80GB HBM3", 1, "on", 0.5, 2000,
                 Map.of(StepRegion.ATTENTION, 0.1, StepRegion.MOE, 0.4, StepRegion.DENSE_GEMM, 0.2, StepRegion.SAMPLING, 0.05,
-                        StepRegion.OTHER, 0.05), 0.2);
+                        StepRegion.OTHER, 0.05), 0.08, 0.2);
         String line = DecodeBenchTable.render(List.of(gpu)).lines().skip(1).findFirst().orElseThrow();
-        assertTrue(line.matches(".*\\| +10\\.0% +40\\.0% +20\\.0% +5\\.0% +5\\.0% +20\\.0%"), line);
+        assertTrue(line.matches(".*\\| +10\\.0% +40\\.0% +20\\.0% +5\\.0% +5\\.0% \\| +8\\.0% +20\\.0%"), line);
     }
 
     @Test
