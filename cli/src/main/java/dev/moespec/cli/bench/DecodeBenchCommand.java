@@ -41,10 +41,11 @@ public final class DecodeBenchCommand implements Callable<Integer> {
             description = "Sequences decoded together, each 1..64 (default: ${DEFAULT-VALUE}).")
     List<Integer> batches;
 
-    @Option(names = "--steps", paramLabel = "N", defaultValue = "32", description = "Timed decode steps per configuration; the median is reported (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--steps", paramLabel = "N", defaultValue = "50", description = "Timed decode steps per configuration; the median is reported (default: ${DEFAULT-VALUE}).")
     int steps;
 
-    @Option(names = "--warmup", paramLabel = "N", defaultValue = "4", description = "Untimed steps first (they capture the graphs) (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--warmup", paramLabel = "N", defaultValue = "50",
+            description = "Untimed steps first: they capture the graphs and let the JIT compile the dispatch code (default: ${DEFAULT-VALUE}).")
     int warmup;
 
     @Option(names = "--device", paramLabel = "auto|cpu|cuda|both", defaultValue = "auto",

@@ -8,6 +8,7 @@ import dev.moespec.cuda.CudaContext;
 import dev.moespec.cuda.CudaGraph;
 import dev.moespec.cuda.CudaStream;
 import dev.moespec.cuda.DeviceBuffer;
+import dev.moespec.cuda.PinnedHostMemory;
 import dev.moespec.engine.loader.Checkpoint;
 import dev.moespec.engine.loader.CheckpointLayout;
 import dev.moespec.engine.loader.MoeDecoderLayout;
@@ -499,6 +500,7 @@ public final class CudaMoeModel implements ModelRunner {
         final int cap;
         final DeviceBuffer act, meta, x, logits, sampled;
         final MemorySegment hostMeta, hostLogits, hostX, hostSampled;
+        final PinnedHostMemory pinned;
         private final long aOff, bOff, qkvOff, qOff, attnOff, routerOff, moeOff, hnOff;
 
         Buffers(int cap) {
@@ -525,10 +527,16 @@ public final class CudaMoeModel implements ModelRunner {
             x = DeviceBuffer.alloc(ctx, 4L * cap * h);
             logits = DeviceBuffer.alloc(ctx, 4L * cap * vocab);
             sampled = DeviceBuffer.alloc(ctx, 4L * cap);
-            hostMeta = arena.allocate(4L * (8L * cap + tableCap), 64);
+            // the per-step metadata and sampled tokens: page-locked, so their copies are asynchronous DMA
+            pinned = PinnedHostMemory.alloc(ctx, 4L * (8L * cap + tableCap) + 4L * cap + 64);
+            hostMeta = pinned.segment().asSlice(0, 4L * (8L * cap + tableCap));
+            hostSampled = pinned.segment().asSlice(align64(4L * (8L * cap + tableCap)), 4L * cap);
             hostLogits = arena.allocate(4L * cap * vocab, 64);
             hostX = arena.allocate(4L * cap * h, 64);
-            hostSampled = arena.allocate(4L * cap, 64);
+        }
+
+        private static long align64(long n) {
+            return (n + 63) / 64 * 64;
         }
 
         private static long align(long n) {
@@ -553,6 +561,7 @@ public final class CudaMoeModel implements ModelRunner {
 
         @Override
         public void close() {
+            pinned.close();
             act.close();
             meta.close();
             x.close();
