@@ -130,39 +130,51 @@ public final class DecodeBench {
     }
 
     private static List<DecodeBenchRow> gpuRows(CudaMoeModel r, Options o, int b, int vocabStart) {
-        int[] next = new int[b];
-        // three passes (graphs off, on, profiled) of warm-up + timed steps
-        int[] seqs = openAndPrefill(r, b, 3 * (o.warmup() + o.steps()) + 1, vocabStart, next);
         RowSampling[] greedy = new RowSampling[b];
         Arrays.fill(greedy, RowSampling.GREEDY);
+        // each pass starts from freshly prefilled sequences, so all three decode the same positions (attention
+        // cost grows with the context: continuing the sequences would favour whichever pass ran first)
+        r.profile(false);
+        r.useGraphs(false);
+        Pass off = pass(r, o, b, vocabStart, greedy);
+        r.useGraphs(true);
+        Pass on = pass(r, o, b, vocabStart, greedy);
+        String onLabel = r.graphsOn() ? "on" : "failed"; // capture failed: those steps ran eagerly
+        // region split: graphs on, events recorded inside the graph (they add a little time of their own, so only
+        // the proportions are used, scaled to the device time of the plain graph)
+        r.profile(true);
+        int[] next = new int[b];
+        int[] seqs = openAndPrefill(r, b, o.warmup() + o.steps() + 1, vocabStart, next);
         try {
-            r.profile(false);
-            r.useGraphs(false);
-            Pass off = timeSteps(r, o, seqs, next, greedy);
-            r.useGraphs(true);
-            Pass on = timeSteps(r, o, seqs, next, greedy);
-            String onLabel = r.graphsOn() ? "on" : "failed"; // capture failed: those steps ran eagerly
-            // region split: graphs on, events recorded inside the graph (they add a little time of their own, so
-            // only the proportions are used, scaled to the device time of the plain graph)
-            r.profile(true);
             for (int s = 0; s < o.warmup(); s++) next = r.decode(seqs, next, greedy);
             r.resetProfile();
             for (int s = 0; s < o.steps(); s++) next = r.decode(seqs, next, greedy);
-            Map<StepRegion, Double> regionMs = r.regionMillis();
-            double profiledMs = r.profiledStepMillis();
-            r.profile(false);
-            // device work of a step: the graph replay's span (graphs off spread the same work over host gaps)
-            double deviceMs = on.deviceMs();
-            List<DecodeBenchRow> out = new ArrayList<>();
-            for (int mode = 0; mode < 2; mode++) {
-                Pass p = mode == 0 ? off : on;
-                Map<StepRegion, Double> share = new EnumMap<>(StepRegion.class);
-                double busy = Math.min(1.0, deviceMs / p.wallMs());
-                for (var e : regionMs.entrySet()) share.put(e.getKey(), profiledMs == 0 ? 0 : e.getValue() / profiledMs * busy);
-                out.add(new DecodeBenchRow(r.device(), b, mode == 0 ? "off" : onLabel, p.wallMs(), b * 1000.0 / p.wallMs(), share,
-                        p.queueMs() / p.wallMs(), 1 - busy));
-            }
-            return out;
+        } finally {
+            for (int s : seqs) r.release(s);
+        }
+        Map<StepRegion, Double> regionMs = r.regionMillis();
+        double profiledMs = r.profiledStepMillis();
+        r.profile(false);
+        // device work of a step: the graph replay's span (graphs off spread the same work over host gaps)
+        double deviceMs = on.deviceMs();
+        List<DecodeBenchRow> out = new ArrayList<>();
+        for (int mode = 0; mode < 2; mode++) {
+            Pass p = mode == 0 ? off : on;
+            Map<StepRegion, Double> share = new EnumMap<>(StepRegion.class);
+            double busy = Math.min(1.0, deviceMs / p.wallMs());
+            for (var e : regionMs.entrySet()) share.put(e.getKey(), profiledMs == 0 ? 0 : e.getValue() / profiledMs * busy);
+            out.add(new DecodeBenchRow(r.device(), b, mode == 0 ? "off" : onLabel, p.wallMs(), b * 1000.0 / p.wallMs(), share,
+                    p.queueMs() / p.wallMs(), 1 - busy));
+        }
+        return out;
+    }
+
+    /** Prefills {@code b} fresh sequences, then warm-up and timed decode steps; releases them. */
+    private static Pass pass(CudaMoeModel r, Options o, int b, int vocabStart, RowSampling[] greedy) {
+        int[] next = new int[b];
+        int[] seqs = openAndPrefill(r, b, o.warmup() + o.steps() + 1, vocabStart, next);
+        try {
+            return timeSteps(r, o, seqs, next, greedy);
         } finally {
             for (int s : seqs) r.release(s);
         }
