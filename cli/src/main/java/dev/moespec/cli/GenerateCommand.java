@@ -3,6 +3,7 @@ package dev.moespec.cli;
 import dev.moespec.api.config.EngineConfig;
 import dev.moespec.api.config.ModelConfig;
 import dev.moespec.api.device.DeviceInfo;
+import dev.moespec.engine.cuda.CudaRunners;
 import dev.moespec.engine.device.DeviceSelection;
 import dev.moespec.engine.generate.GenerationResult;
 import dev.moespec.engine.generate.Generator;
@@ -18,17 +19,19 @@ import picocli.CommandLine.Spec;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.Callable;
 
 /**
- * {@code moespec generate}: loads a checkpoint, runs it on the CPU with the target's MoE binding, streams the
- * continuation of a prompt and ends with a summary (tokens/s, time to first token, MoE backend per role).
- * The CUDA forward pass and speculative generation are later issues: asking for them is refused with a reason.
+ * {@code moespec generate}: loads a checkpoint, runs it on the GPU ({@code --device auto} when one is usable, or
+ * {@code cuda}) or the CPU with the target's MoE binding resolved for that device, streams the continuation of a
+ * prompt and ends with a summary (tokens/s, time to first token, MoE backend per role). Speculative generation is
+ * a later issue: asking for it is refused with a reason.
  */
 @Command(name = "generate", mixinStandardHelpOptions = true,
         description = {"Generate a continuation of a prompt, streaming tokens as they come.",
-                "Runs on the CPU today (the CUDA forward pass is not implemented yet)."})
+                "Runs on the GPU when one is usable (CUDA forward pass, decode steps as CUDA graphs), else on the CPU."})
 final class GenerateCommand implements Callable<Integer> {
     static final String DEFAULT_PROMPT = "def fibonacci(n):\n";
 
@@ -94,9 +97,10 @@ final class GenerateCommand implements Callable<Integer> {
                     + "'), but speculative generation is not implemented yet (issue 6); run 'moespec plan' with it to see"
                     + " the backends, or drop it to generate without speculation");
         }
-        DeviceInfo run = cpuDevice(where, err);
+        DeviceInfo run = device(where, err);
         try (Engine engine = Engine.build(config, run, Thread.currentThread().getContextClassLoader());
-             ModelRunner runner = engine.target().openRunner(kvCacheMemory)) {
+             ModelRunner runner = run.isCuda() ? CudaRunners.open(engine.target(), run.ordinal(), kvCacheMemory)
+                     : engine.target().openRunner(kvCacheMemory)) {
             var tokenizer = ByteLevelBpeTokenizer.load(dir);
             Generator generator = new Generator(runner, tokenizer);
             out.print(prompt);
@@ -116,18 +120,26 @@ final class GenerateCommand implements Callable<Integer> {
     }
 
     /**
-     * The device the engine is built for. Only the CPU forward pass exists: {@code cuda} is refused, {@code auto}
-     * says so when it finds a GPU and runs on the CPU, so the MoE binding is resolved for the CPU it really runs on.
+     * The device the engine is built for, so the MoE binding is resolved for the device it really runs on:
+     * {@code cpu}; {@code cuda} (refused with the reason when the CUDA forward pass cannot run here); {@code auto} =
+     * the GPU when the CUDA runner can use it, else the CPU, saying why when a GPU was found but cannot be used.
      */
-    private static DeviceInfo cpuDevice(String where, PrintWriter err) {
-        if (where.equals("cuda")) {
-            throw new GpuPathNotImplementedException();
-        }
+    private static DeviceInfo device(String where, PrintWriter err) {
+        if (where.equals("cpu")) return DeviceInfo.cpu("--device cpu");
         DeviceInfo detected = DeviceSelection.detect();
+        Optional<String> why = CudaRunners.unavailableReason();
+        if (where.equals("cuda")) {
+            if (why.isPresent()) {
+                throw new UserInputException("--device cuda: the CUDA forward pass cannot run here: " + why.get()
+                        + "; use --device cpu (or auto)");
+            }
+            return detected;
+        }
+        if (why.isEmpty() && detected.isCuda()) return detected;
         if (detected.isCuda()) {
-            err.println("moespec: GPU path not implemented yet, running on CPU (found " + detected.describe() + ")");
+            err.println("moespec: found " + detected.describe() + " but running on CPU: " + why.orElse(""));
             err.flush();
-            return DeviceInfo.cpu("the CUDA forward pass is not implemented yet (issue 5)");
+            return DeviceInfo.cpu(why.orElse("no GPU"));
         }
         return detected;
     }

@@ -12,7 +12,7 @@ public final class StepOutput {
     private final float[][] logits;
     private final float[][] features;
 
-    StepOutput(int vocab, int hidden, float[][] logits, float[][] features) {
+    public StepOutput(int vocab, int hidden, float[][] logits, float[][] features) {
         this.vocab = vocab;
         this.hidden = hidden;
         this.logits = logits;
