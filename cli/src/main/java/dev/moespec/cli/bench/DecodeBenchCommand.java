@@ -59,11 +59,6 @@ public final class DecodeBenchCommand implements Callable<Integer> {
             description = "KV-cache budget per runner in bytes (default: ${DEFAULT-VALUE} = 256 MiB).")
     long kvCacheMemory;
 
-    /** Runs it on its own (before it is wired under {@code moespec bench}). */
-    public static void main(String[] args) {
-        System.exit(new CommandLine(new DecodeBenchCommand()).execute(args));
-    }
-
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
