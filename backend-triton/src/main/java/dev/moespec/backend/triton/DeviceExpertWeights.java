@@ -17,11 +17,12 @@ import java.util.Optional;
 /**
  * A layer's expert weights on the device, in the layout triton's kernels read: HF's row order ({@code w13[E, 2I, H]}
  * gate rows then up rows, {@code w2[E, H, I]}), each row padded with zeros to a whole number of 16-byte vectors
- * ({@link TritonNumerics#padK}), in {@link TritonNumerics#gemmType()}; FP8 weight scales as F32 when the GEMMs run in
- * e4m3. Validated against the layer exactly as the CPU reference validates them.
+ * ({@link TritonNumerics#padK}), in {@link TritonNumerics#gemmType()}. FP8 weights keep their e4m3 values (as bytes,
+ * or as fp16, which holds every e4m3 value exactly) and their F32 scales in the checkpoint's layout: nothing is
+ * dequantised. Validated against the layer exactly as the CPU reference validates them.
  *
- * @param w13Scale null unless the GEMMs are e4m3
- * @param w2Scale  null unless the GEMMs are e4m3
+ * @param w13Scale null unless the layer is FP8
+ * @param w2Scale  null unless the layer is FP8
  */
 record DeviceExpertWeights(DeviceBuffer w13, DeviceBuffer w2, DeviceBuffer w13Scale, DeviceBuffer w2Scale,
                            int h13Stride, int i2Stride) implements AutoCloseable {
@@ -60,9 +61,9 @@ record DeviceExpertWeights(DeviceBuffer w13, DeviceBuffer w2, DeviceBuffer w13Sc
         int hp = numerics.padK(h), ip = numerics.padK(i);
         DeviceBuffer w13 = null, w2 = null, sc13 = null, sc2 = null;
         try {
-            w13 = stack(ctx, weights.w13(), numerics, q, s13, e, 2 * i, h, hp);
-            w2 = stack(ctx, weights.w2(), numerics, q, s2, e, h, i, ip);
-            if (numerics.fp8Gemm()) {
+            w13 = stack(ctx, weights.w13(), numerics, e, 2 * i, h, hp);
+            w2 = stack(ctx, weights.w2(), numerics, e, h, i, ip);
+            if (q.isFp8()) {
                 sc13 = floats(ctx, s13);
                 sc2 = floats(ctx, s2);
             }
@@ -74,8 +75,7 @@ record DeviceExpertWeights(DeviceBuffer w13, DeviceBuffer w2, DeviceBuffer w13Sc
     }
 
     /** One weight stack {@code [E, rows, cols]} as {@code [E, rows, stride]} of the GEMM type. */
-    private static DeviceBuffer stack(CudaContext ctx, Tensor w, TritonNumerics numerics, QuantScheme q, float[] scales,
-                                      int e, int rows, int cols, int stride) {
+    private static DeviceBuffer stack(CudaContext ctx, Tensor w, TritonNumerics numerics, int e, int rows, int cols, int stride) {
         DType to = numerics.gemmType();
         long rowCount = (long) e * rows;
         DeviceBuffer buffer = DeviceBuffer.alloc(ctx, rowCount * stride * to.byteSize());
@@ -88,27 +88,13 @@ record DeviceExpertWeights(DeviceBuffer w13, DeviceBuffer w2, DeviceBuffer w13Sc
                 long src = (long) cols * to.byteSize(), dst = (long) stride * to.byteSize();
                 for (long r = 0; r < rowCount; r++) MemorySegment.copy(w.data(), r * src, host, r * dst, src);
             } else {
-                // conversion (F32/F16 -> BF16 etc.), or FP8 dequantised to BF16 at load
+                // conversion: F32/F16 -> BF16, or e4m3 -> fp16 (exact; the scales stay separate)
                 host = arena.allocate(rowCount * stride * to.byteSize(), 16);
                 Tensor out = Tensor.host(to, host, rowCount, stride);
-                Tensor in = w;
-                int colBlocks = (cols + BLOCK - 1) / BLOCK, rowBlocks = (rows + BLOCK - 1) / BLOCK;
                 // sequential: the caller's arena may be confined to this thread
-                for (int x = 0; x < e; x++) {
-                    for (int r = 0; r < rows; r++) {
-                        long base = ((long) x * rows + r) * cols, obase = ((long) x * rows + r) * stride;
-                        for (int c = 0; c < cols; c++) {
-                            float v = HostTensors.get(in, base + c);
-                            if (scales != null) {
-                                v *= switch (q) {
-                                    case FP8_PER_TENSOR -> scales[x];
-                                    case FP8_PER_CHANNEL -> scales[x * rows + r];
-                                    default -> scales[(x * rowBlocks + r / BLOCK) * colBlocks + c / BLOCK];
-                                };
-                            }
-                            HostTensors.set(out, obase + c, v);
-                        }
-                    }
+                for (long r = 0; r < rowCount; r++) {
+                    long base = r * cols, obase = r * stride;
+                    for (int c = 0; c < cols; c++) HostTensors.set(out, obase + c, HostTensors.get(w, base + c));
                 }
             }
             buffer.copyFrom(host);
