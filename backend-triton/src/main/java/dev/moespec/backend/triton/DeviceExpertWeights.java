@@ -12,6 +12,8 @@ import dev.moespec.moe.MoeWeights;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.util.Optional;
 
 /**
@@ -87,8 +89,12 @@ record DeviceExpertWeights(DeviceBuffer w13, DeviceBuffer w2, DeviceBuffer w13Sc
                 host = arena.allocate(rowCount * stride * to.byteSize(), 16);
                 long src = (long) cols * to.byteSize(), dst = (long) stride * to.byteSize();
                 for (long r = 0; r < rowCount; r++) MemorySegment.copy(w.data(), r * src, host, r * dst, src);
+            } else if (w.dtype() == DType.FP8_E4M3 && to == DType.F16) {
+                // e4m3 -> fp16 (exact; the scales stay separate), by table: this runs over every weight of the layer
+                host = arena.allocate(rowCount * stride * to.byteSize(), 16);
+                e4m3RowsToF16(w.data(), host, rowCount, cols, stride);
             } else {
-                // conversion: F32/F16 -> BF16, or e4m3 -> fp16 (exact; the scales stay separate)
+                // conversion: F32/F16 -> BF16
                 host = arena.allocate(rowCount * stride * to.byteSize(), 16);
                 Tensor out = Tensor.host(to, host, rowCount, stride);
                 // sequential: the caller's arena may be confined to this thread
@@ -104,6 +110,25 @@ record DeviceExpertWeights(DeviceBuffer w13, DeviceBuffer w2, DeviceBuffer w13Sc
             throw ex;
         }
     }
+
+    private static final ValueLayout.OfShort F16_BITS = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    /** Every e4m3 byte's value as fp16 bits (exact: e4m3's 3 mantissa bits and exponents -9..8 fit fp16). */
+    private static final short[] E4M3_TO_F16 = new short[256];
+
+    static {
+        for (int b = 0; b < 256; b++) E4M3_TO_F16[b] = Float.floatToFloat16(HostTensors.e4m3ToFloat((byte) b));
+    }
+
+    /** {@code src[rows, cols]} of e4m3 bytes into {@code dst[rows, stride]} of fp16 (the padding columns left as they are). */
+    static void e4m3RowsToF16(MemorySegment src, MemorySegment dst, long rows, int cols, int stride) {
+        for (long r = 0; r < rows; r++) {
+            long in = r * cols, out = r * stride * 2;
+            for (int c = 0; c < cols; c++) {
+                dst.set(F16_BITS, out + 2L * c, E4M3_TO_F16[src.get(ValueLayout.JAVA_BYTE, in + c) & 0xff]);
+            }
+        }
+    }
+
 
     private static DeviceBuffer floats(CudaContext ctx, float[] values) {
         DeviceBuffer b = DeviceBuffer.alloc(ctx, 4L * values.length);
