@@ -1,22 +1,21 @@
 // The small-M (decode) path of triton's fused MoE: weight streaming. With a handful of tokens the layer is
-// bound by reading the hit experts' weights from HBM once, so every warp owns weight rows, streams them with
-// 16-byte loads that bypass L1 (several in flight per lane) and dots them with every token routed to that
-// expert (activations come through L1, they are tiny). Each weight byte is read exactly once.
-//   moe_decode_gemm1_*   GEMM 1 + SwiGLU, one warp per (gate, up) row pair of one hit expert, grid
-//                        (I / warps-per-block, hit experts): inter[a, n] = silu(w13[e, n] . x[t]) * (w13[e, I + n] . x[t])
-//   moe_decode_gemm2_*   GEMM 2, router weight and the sum over top-k in one kernel: one warp per output column h
-//                        walks every hit expert's row w2[e, h] (kEx experts' loads in flight at once); lane t holds
-//                        token t's sum, so out[t, h] is written once, rounded once, with no fp32 partial round trip.
+// bound by reading the hit experts' weights from HBM once, so every warp owns one weight row (two for
+// GEMM 1: gate and up) of one hit expert, streams it with 16-byte loads that bypass L1 (several in flight
+// per lane), and dots it with every token routed to that expert (activations come through L1). The grid
+// is (rows / warps-per-block, hit experts): all SMs busy, each weight byte read exactly once.
+//   moe_decode_gemm1_*   GEMM 1 + SwiGLU: inter[a, n] = silu(w13[e, n] . x[t]) * (w13[e, I + n] . x[t])
+//   moe_decode_gemm2_*   GEMM 2 + router weight: partial[a, h] = w_a * (w2[e, h] . inter[a])
+//   moe_reduce_topk      out[t, h] = sum over the token's k slots of partial[t * k + j, h]
 // (a = t * top_k + slot is an assignment; e its expert.) The suffix names the element type (e4m3_b128 / f16_b128:
 // 128x128 block scales, applied to each 128-wide K group's partial dot) and the most tokens the call has (1, 4, 8),
-// which sizes the register accumulators.
+// which sizes the register accumulators. (Round 2 measured a GEMM 2 fused with the top-k sum, one warp per output
+// column walking every hit expert: neutral at M=1, 13-18% slower at M=4, so the per-expert grid stayed.)
 #include "moe_common.cuh"
 
 namespace moespec_decode {
 using namespace moe;
 
 constexpr int kUnroll = 4;  // 16-byte weight loads in flight per lane (per row) before the first use
-constexpr int kEx = 2;      // GEMM 2: hit experts whose rows one warp streams at once
 
 __device__ __forceinline__ float weight_scale(int mode, const float* w_scale, int64_t per_expert, int64_t per_row) {
     return scaled_after_dot(mode) ? w_scale[mode == kPerTensor ? per_expert : per_row] : 1.f;
@@ -141,90 +140,66 @@ __device__ __forceinline__ void gemm1(const char* __restrict__ x, int64_t x_row_
 
 template <typename T, int kMaxTok, bool kBlock>
 __device__ __forceinline__ void gemm2(const char* __restrict__ inter, const char* __restrict__ w2, int k_bytes,
-                                      int hidden_size, int num_tokens, int top_k, const int32_t* __restrict__ sorted_rows,
+                                      int hidden_size, const int32_t* __restrict__ sorted_rows,
                                       const int32_t* __restrict__ padded_offsets, const int32_t* __restrict__ counts,
                                       const int32_t* __restrict__ active, const int32_t* __restrict__ meta,
                                       int scale_mode, const float* __restrict__ inter_scale, int inter_scale_per_row,
                                       const float* __restrict__ w_scale, const float* __restrict__ topk_weights,
-                                      void* __restrict__ out, int out_code) {
+                                      float* __restrict__ partial) {
     constexpr int N = Vec<T>::kN;
     const int lane = threadIdx.x % kWarp;
     const int h = blockIdx.x * (blockDim.x / kWarp) + threadIdx.x / kWarp;
-    if (h >= hidden_size) return;
-    const int hit = meta[2];
+    if ((int)blockIdx.y >= meta[2] || h >= hidden_size) return;
+    const int e = active[blockIdx.y];
+    const int cnt = min(counts[e], kMaxTok);
+    const int base = padded_offsets[e];
     const int k_groups = (k_bytes / (int)sizeof(T) + kScaleBlock - 1) / kScaleBlock;
-    const int chunks = k_bytes / 16;
-    float mine = 0.f;  // lane t: token t's output at column h
-    for (int x0 = 0; x0 < hit; x0 += kEx) {
-        int ex[kEx], cnt[kEx], rows[kEx][kMaxTok];
-        const char* w[kEx];
-        float acc[kEx][kMaxTok];
+    int rows[kMaxTok];
 #pragma unroll
-        for (int j = 0; j < kEx; ++j) {
-            const bool valid = x0 + j < hit;
-            ex[j] = valid ? active[x0 + j] : 0;
-            cnt[j] = valid ? min(counts[ex[j]], kMaxTok) : 0;
-            const int base = padded_offsets[ex[j]];
+    for (int c = 0; c < kMaxTok; ++c) rows[c] = c < cnt ? sorted_rows[base + c] : 0;
+    const char* w = w2 + ((int64_t)e * hidden_size + h) * k_bytes;
+    float acc[kMaxTok];
+#pragma unroll
+    for (int c = 0; c < kMaxTok; ++c) acc[c] = 0.f;
+    const int chunks = k_bytes / 16;
+    for (int v0 = lane; v0 < chunks; v0 += kWarp * kUnroll) {
+        uint4 wv[kUnroll];
+#pragma unroll
+        for (int q = 0; q < kUnroll; ++q) {
+            const int v = v0 + q * kWarp;
+            if (v < chunks) wv[q] = ld_stream(w + (int64_t)v * 16);
+        }
+#pragma unroll
+        for (int q = 0; q < kUnroll; ++q) {
+            const int v = v0 + q * kWarp;
+            if (v >= chunks) break;
+            float wf[N];
+            Vec<T>::unpack(wv[q], wf);
+            const int grp = v * N / kScaleBlock;
+            const float ws = kBlock ? block_weight_scale(w_scale, e, hidden_size, h, k_groups, grp) : 1.f;
 #pragma unroll
             for (int c = 0; c < kMaxTok; ++c) {
-                rows[j][c] = c < cnt[j] ? sorted_rows[base + c] : 0;
-                acc[j][c] = 0.f;
-            }
-            w[j] = w2 + ((int64_t)ex[j] * hidden_size + h) * k_bytes;
-        }
-        for (int v0 = lane; v0 < chunks; v0 += kWarp * kUnroll) {
-            uint4 wv[kEx][kUnroll];
-#pragma unroll
-            for (int j = 0; j < kEx; ++j)
-#pragma unroll
-                for (int q = 0; q < kUnroll; ++q) {
-                    const int v = v0 + q * kWarp;
-                    if (v < chunks && cnt[j] > 0) wv[j][q] = ld_stream(w[j] + (int64_t)v * 16);
-                }
-#pragma unroll
-            for (int j = 0; j < kEx; ++j) {
-#pragma unroll
-                for (int q = 0; q < kUnroll; ++q) {
-                    const int v = v0 + q * kWarp;
-                    if (v >= chunks || cnt[j] == 0) break;
-                    float wf[N];
-                    Vec<T>::unpack(wv[j][q], wf);
-                    const int grp = v * N / kScaleBlock;
-                    const float ws = kBlock ? block_weight_scale(w_scale, ex[j], hidden_size, h, k_groups, grp) : 1.f;
-#pragma unroll
-                    for (int c = 0; c < kMaxTok; ++c) {
-                        if (c < cnt[j]) {
-                            const float p = dot_chunk<T>(wf, ld_cached(inter + (int64_t)rows[j][c] * k_bytes + (int64_t)v * 16));
-                            if (kBlock) {
-                                acc[j][c] = fmaf(p, inter_scale[(int64_t)rows[j][c] * k_groups + grp] * ws, acc[j][c]);
-                            } else {
-                                acc[j][c] += p;
-                            }
-                        }
+                if (c < cnt) {
+                    const float p = dot_chunk<T>(wf, ld_cached(inter + (int64_t)rows[c] * k_bytes + (int64_t)v * 16));
+                    if (kBlock) {
+                        acc[c] = fmaf(p, inter_scale[(int64_t)rows[c] * k_groups + grp] * ws, acc[c]);
+                    } else {
+                        acc[c] += p;
                     }
                 }
             }
         }
-#pragma unroll
-        for (int j = 0; j < kEx; ++j) {
-            const float ws = weight_scale(scale_mode, w_scale, ex[j], (int64_t)ex[j] * hidden_size + h);
-#pragma unroll
-            for (int c = 0; c < kMaxTok; ++c) {
-                if (c < cnt[j]) {
-                    const int a = rows[j][c];
-                    float sum = warp_sum(acc[j][c]);
-                    if (scaled_after_dot(scale_mode)) sum *= inter_scale[inter_scale_per_row ? a : 0] * ws;
-                    if (lane == a / top_k) mine = fmaf(topk_weights[a], sum, mine);
-                }
-            }
-        }
     }
-    if (lane < num_tokens) {
-        const int64_t at = (int64_t)lane * hidden_size + h;
-        if (out_code == kBF16) {
-            reinterpret_cast<__nv_bfloat16*>(out)[at] = __float2bfloat16_rn(mine);
-        } else {
-            reinterpret_cast<__half*>(out)[at] = __float2half_rn(mine);
+    const float ws = weight_scale(scale_mode, w_scale, e, (int64_t)e * hidden_size + h);
+#pragma unroll
+    for (int c = 0; c < kMaxTok; ++c) {
+        if (c < cnt) {
+            float sum = warp_sum(acc[c]);
+            if (lane == c % kWarp) {
+                const int a = rows[c];
+                if (scaled_after_dot(scale_mode)) sum *= inter_scale[inter_scale_per_row ? a : 0] * ws;
+                partial[(int64_t)a * hidden_size + h] = topk_weights[a] * sum;
+            }
         }
     }
 }
@@ -242,13 +217,13 @@ __device__ __forceinline__ void gemm2(const char* __restrict__ inter, const char
                                                 amax_per_row);                                                   \
     }                                                                                                            \
     extern "C" __global__ void __launch_bounds__(256) moe_decode_gemm2_##SUFFIX##_t##MAXTOK(                     \
-        const char* inter, const char* w2, int k_bytes, int hidden_size, int num_tokens, int top_k,              \
-        const int32_t* sorted_rows, const int32_t* padded_offsets, const int32_t* counts, const int32_t* active, \
-        const int32_t* meta, int scale_mode, const float* inter_scale, int inter_scale_per_row,                  \
-        const float* w_scale, const float* topk_weights, void* out, int out_code) {                              \
-        moespec_decode::gemm2<T, MAXTOK, BLOCK>(inter, w2, k_bytes, hidden_size, num_tokens, top_k, sorted_rows, \
-                                                padded_offsets, counts, active, meta, scale_mode, inter_scale,  \
-                                                inter_scale_per_row, w_scale, topk_weights, out, out_code);     \
+        const char* inter, const char* w2, int k_bytes, int hidden_size, const int32_t* sorted_rows,             \
+        const int32_t* padded_offsets, const int32_t* counts, const int32_t* active, const int32_t* meta,        \
+        int scale_mode, const float* inter_scale, int inter_scale_per_row, const float* w_scale,                 \
+        const float* topk_weights, float* partial) {                                                             \
+        moespec_decode::gemm2<T, MAXTOK, BLOCK>(inter, w2, k_bytes, hidden_size, sorted_rows, padded_offsets,   \
+                                                counts, active, meta, scale_mode, inter_scale,                  \
+                                                inter_scale_per_row, w_scale, topk_weights, partial);           \
     }
 
 #define MOESPEC_DECODE_ALL(SUFFIX, T, BLOCK) \

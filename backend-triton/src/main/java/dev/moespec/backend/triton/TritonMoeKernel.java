@@ -31,8 +31,7 @@ import java.util.Set;
 public final class TritonMoeKernel implements StagedMoeKernel {
 
     /**
-     * The largest M the weight-streaming decode path serves (its per-token accumulators live in registers, and lane t
-     * of GEMM 2's warps holds token t). Above it the tensor-core grouped GEMMs stream the weights faster (round 1: the
+     * The largest M the weight-streaming decode path serves (its per-token accumulators live in registers). Above it the tensor-core grouped GEMMs stream the weights faster (round 1: the
      * 16-token register variant reached ~30% of HBM, the GEMM path ~60%).
      */
     static final int DECODE_MAX_TOKENS = 8;
@@ -200,19 +199,18 @@ public final class TritonMoeKernel implements StagedMoeKernel {
             interRowBytes = (long) ip * gemmBytes;
         }
         if (decode) {
-            // GEMM 2, router weights and the sum over top-k in one launch: no partial, no reduction
-            fn("moe_decode_gemm2_" + sfx + tok).launch(Dim3.of(ceil(h, DECODE_WARPS)), Dim3.of(32 * DECODE_WARPS), 0, stream,
-                    KernelArgs.create().ptr(interOperand).ptr(weights.w2()).i32(ip * gemmBytes).i32(h).i32(m).i32(k)
+            fn("moe_decode_gemm2_" + sfx + tok).launch(Dim3.of(ceil(h, DECODE_WARPS), slots), Dim3.of(32 * DECODE_WARPS), 0, stream,
+                    KernelArgs.create().ptr(interOperand).ptr(weights.w2()).i32(ip * gemmBytes).i32(h)
                             .ptr(ws.sortedRows).ptr(ws.paddedOffsets).ptr(ws.counts).ptr(ws.activeExperts).ptr(ws.meta)
                             .i32(scaleMode).ptr(addr(ws.interScale)).i32(perRow).ptr(w2Scale)
-                            .ptr(ws.topkWeights).ptr(out.data().address()).i32(outCode));
-            return;
+                            .ptr(ws.topkWeights).ptr(ws.partial));
+        } else {
+            fn("moe_gemm2_" + sfx).launch(Dim3.of(Math.toIntExact(mTiles * ceil(h, 128))), Dim3.of(GEMM_THREADS), GEMM_SMEM, stream,
+                    KernelArgs.create().ptr(interOperand).i64(interRowBytes).ptr(weights.w2()).i32(ip * gemmBytes).i32(h)
+                            .i32(Math.toIntExact(mTiles)).ptr(ws.sortedRows).ptr(ws.blockExpert).ptr(ws.meta)
+                            .i32(scaleMode).ptr(addr(ws.interScale)).i32(perRow).ptr(w2Scale)
+                            .ptr(ws.topkWeights).ptr(ws.partial));
         }
-        fn("moe_gemm2_" + sfx).launch(Dim3.of(Math.toIntExact(mTiles * ceil(h, 128))), Dim3.of(GEMM_THREADS), GEMM_SMEM, stream,
-                KernelArgs.create().ptr(interOperand).i64(interRowBytes).ptr(weights.w2()).i32(ip * gemmBytes).i32(h)
-                        .i32(Math.toIntExact(mTiles)).ptr(ws.sortedRows).ptr(ws.blockExpert).ptr(ws.meta)
-                        .i32(scaleMode).ptr(addr(ws.interScale)).i32(perRow).ptr(w2Scale)
-                        .ptr(ws.topkWeights).ptr(ws.partial));
         long pairs = (long) m * h / 2;
         fn("moe_reduce_topk").launch(Dim3.of((int) Math.min(4096, (pairs + 255) / 256)), Dim3.of(256), 0, stream,
                 KernelArgs.create().ptr(ws.partial).i32(m).i32(h).i32(k).ptr(out.data().address()).i32(outCode));
