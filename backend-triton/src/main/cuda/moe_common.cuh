@@ -17,8 +17,13 @@ constexpr float kE4m3Max = 448.f;
 // use the same 2-byte type (BF16/F16) or both e4m3 (FP8 layers, after activation quantisation).
 enum ElemCode : int { kBF16 = 0, kF16 = 1, kE4M3 = 2, kF32 = 3 };
 
-// How the weight scales of an FP8 layer are laid out: none (BF16/FP16), one per expert, one per row.
-enum ScaleMode : int { kNoScale = 0, kPerTensor = 1, kPerChannel = 2 };
+// How the weight scales of an FP8 layer are laid out: none (BF16/FP16), one per expert, one per row, or one per
+// 128x128 block ([E, ceil(rows/128), ceil(K/128)], activations then carry one scale per row per 128 K columns).
+// Per-tensor/per-channel scales multiply the finished dot; block scales multiply each 128-K partial dot.
+enum ScaleMode : int { kNoScale = 0, kPerTensor = 1, kPerChannel = 2, kBlock128 = 3 };
+constexpr int kScaleBlock = 128;
+
+__device__ __forceinline__ bool scaled_after_dot(int mode) { return mode == kPerTensor || mode == kPerChannel; }
 
 __device__ __forceinline__ float warp_sum(float v) {
 #pragma unroll

@@ -6,8 +6,10 @@
 //   moe_decode_gemm1_*   GEMM 1 + SwiGLU: inter[a, n] = silu(w13[e, n] . x[t]) * (w13[e, I + n] . x[t])
 //   moe_decode_gemm2_*   GEMM 2 + router weight: partial[a, h] = w_a * (w2[e, h] . inter[a])
 //   moe_reduce_topk      out[t, h] = sum over the token's k slots of partial[t * k + j, h]
-// (a = t * top_k + slot is an assignment; e its expert.) The suffix names the element type and the most
-// tokens one expert may receive in the call (1, 4, 16), which sizes the register accumulators.
+// (a = t * top_k + slot is an assignment; e its expert.) The suffix names the element type (e4m3_b128 / f16_b128:
+// 128x128 block scales, applied to each 128-wide K group's partial dot) and the most tokens the call has (1, 4, 8),
+// which sizes the register accumulators. (Round 2 measured a GEMM 2 fused with the top-k sum, one warp per output
+// column walking every hit expert: neutral at M=1, 13-18% slower at M=4, so the per-expert grid stayed.)
 #include "moe_common.cuh"
 
 namespace moespec_decode {
@@ -16,10 +18,28 @@ using namespace moe;
 constexpr int kUnroll = 4;  // 16-byte weight loads in flight per lane (per row) before the first use
 
 __device__ __forceinline__ float weight_scale(int mode, const float* w_scale, int64_t per_expert, int64_t per_row) {
-    return mode == kNoScale ? 1.f : w_scale[mode == kPerTensor ? per_expert : per_row];
+    return scaled_after_dot(mode) ? w_scale[mode == kPerTensor ? per_expert : per_row] : 1.f;
 }
 
-template <typename T, int kMaxTok>
+// Dot of one 16-byte weight chunk with one 16-byte activation chunk.
+template <typename T>
+__device__ __forceinline__ float dot_chunk(const float* wf, uint4 xv) {
+    constexpr int N = Vec<T>::kN;
+    float xf[N];
+    Vec<T>::unpack(xv, xf);
+    float p = 0.f;
+#pragma unroll
+    for (int i = 0; i < N; ++i) p = fmaf(wf[i], xf[i], p);
+    return p;
+}
+
+// Block scales: [E, ceil(rows / 128), k_groups] for the weights, [rows, k_groups] for the activations.
+__device__ __forceinline__ float block_weight_scale(const float* w_scale, int e, int expert_rows, int row, int k_groups, int g) {
+    const int64_t blocks = (expert_rows + kScaleBlock - 1) / kScaleBlock;
+    return w_scale[((int64_t)e * blocks + row / kScaleBlock) * k_groups + g];
+}
+
+template <typename T, int kMaxTok, bool kBlock>
 __device__ __forceinline__ void gemm1(const char* __restrict__ x, int64_t x_row_bytes, const char* __restrict__ w13,
                                       int k_bytes, int inter_size, int top_k, const int32_t* __restrict__ sorted_rows,
                                       const int32_t* __restrict__ padded_offsets, const int32_t* __restrict__ counts,
@@ -34,6 +54,7 @@ __device__ __forceinline__ void gemm1(const char* __restrict__ x, int64_t x_row_
     const int e = active[blockIdx.y];
     const int cnt = min(counts[e], kMaxTok);
     const int base = padded_offsets[e];
+    const int k_groups = (k_bytes / (int)sizeof(T) + kScaleBlock - 1) / kScaleBlock;
     int rows[kMaxTok];
     const char* xr[kMaxTok];
 #pragma unroll
@@ -64,15 +85,24 @@ __device__ __forceinline__ void gemm1(const char* __restrict__ x, int64_t x_row_
             float gf[N], uf[N];
             Vec<T>::unpack(g[q], gf);
             Vec<T>::unpack(u[q], uf);
+            float sg = 1.f, su = 1.f;
+            const int grp = v * N / kScaleBlock;
+            if (kBlock) {
+                sg = block_weight_scale(w_scale, e, 2 * inter_size, n, k_groups, grp);
+                su = block_weight_scale(w_scale, e, 2 * inter_size, inter_size + n, k_groups, grp);
+            }
 #pragma unroll
             for (int c = 0; c < kMaxTok; ++c) {
                 if (c < cnt) {
-                    float xf[N];
-                    Vec<T>::unpack(ld_cached(xr[c] + (int64_t)v * 16), xf);
-#pragma unroll
-                    for (int i = 0; i < N; ++i) {
-                        ag[c] = fmaf(gf[i], xf[i], ag[c]);
-                        au[c] = fmaf(uf[i], xf[i], au[c]);
+                    const uint4 xv = ld_cached(xr[c] + (int64_t)v * 16);
+                    const float pg = dot_chunk<T>(gf, xv), pu = dot_chunk<T>(uf, xv);
+                    if (kBlock) {
+                        const float xs = x_scale[(int64_t)(rows[c] / top_k) * k_groups + grp];
+                        ag[c] = fmaf(pg, xs * sg, ag[c]);
+                        au[c] = fmaf(pu, xs * su, au[c]);
+                    } else {
+                        ag[c] += pg;
+                        au[c] += pu;
                     }
                 }
             }
@@ -87,7 +117,7 @@ __device__ __forceinline__ void gemm1(const char* __restrict__ x, int64_t x_row_
             float gsum = warp_sum(ag[c]), usum = warp_sum(au[c]);
             if (lane == c % kWarp) {
                 const int a = rows[c];
-                if (scale_mode != kNoScale) {
+                if (scaled_after_dot(scale_mode)) {
                     const float xs = x_scale[x_scale_per_row ? a / top_k : 0];
                     gsum *= xs * wsg;
                     usum *= xs * wsu;
@@ -100,14 +130,15 @@ __device__ __forceinline__ void gemm1(const char* __restrict__ x, int64_t x_row_
                     reinterpret_cast<__half*>(inter)[at] = __float2half_rn(h);
                 } else {
                     reinterpret_cast<float*>(inter)[at] = h;
-                    atomic_max_nonneg(&inter_amax[amax_per_row ? a : 0], fabsf(h));
+                    // block-128 layers take their group maxima in the quantisation kernel
+                    if (!kBlock) atomic_max_nonneg(&inter_amax[amax_per_row ? a : 0], fabsf(h));
                 }
             }
         }
     }
 }
 
-template <typename T, int kMaxTok>
+template <typename T, int kMaxTok, bool kBlock>
 __device__ __forceinline__ void gemm2(const char* __restrict__ inter, const char* __restrict__ w2, int k_bytes,
                                       int hidden_size, const int32_t* __restrict__ sorted_rows,
                                       const int32_t* __restrict__ padded_offsets, const int32_t* __restrict__ counts,
@@ -122,6 +153,7 @@ __device__ __forceinline__ void gemm2(const char* __restrict__ inter, const char
     const int e = active[blockIdx.y];
     const int cnt = min(counts[e], kMaxTok);
     const int base = padded_offsets[e];
+    const int k_groups = (k_bytes / (int)sizeof(T) + kScaleBlock - 1) / kScaleBlock;
     int rows[kMaxTok];
 #pragma unroll
     for (int c = 0; c < kMaxTok; ++c) rows[c] = c < cnt ? sorted_rows[base + c] : 0;
@@ -143,13 +175,17 @@ __device__ __forceinline__ void gemm2(const char* __restrict__ inter, const char
             if (v >= chunks) break;
             float wf[N];
             Vec<T>::unpack(wv[q], wf);
+            const int grp = v * N / kScaleBlock;
+            const float ws = kBlock ? block_weight_scale(w_scale, e, hidden_size, h, k_groups, grp) : 1.f;
 #pragma unroll
             for (int c = 0; c < kMaxTok; ++c) {
                 if (c < cnt) {
-                    float xf[N];
-                    Vec<T>::unpack(ld_cached(inter + (int64_t)rows[c] * k_bytes + (int64_t)v * 16), xf);
-#pragma unroll
-                    for (int i = 0; i < N; ++i) acc[c] = fmaf(wf[i], xf[i], acc[c]);
+                    const float p = dot_chunk<T>(wf, ld_cached(inter + (int64_t)rows[c] * k_bytes + (int64_t)v * 16));
+                    if (kBlock) {
+                        acc[c] = fmaf(p, inter_scale[(int64_t)rows[c] * k_groups + grp] * ws, acc[c]);
+                    } else {
+                        acc[c] += p;
+                    }
                 }
             }
         }
@@ -161,7 +197,7 @@ __device__ __forceinline__ void gemm2(const char* __restrict__ inter, const char
             float sum = warp_sum(acc[c]);
             if (lane == c % kWarp) {
                 const int a = rows[c];
-                if (scale_mode != kNoScale) sum *= inter_scale[inter_scale_per_row ? a : 0] * ws;
+                if (scaled_after_dot(scale_mode)) sum *= inter_scale[inter_scale_per_row ? a : 0] * ws;
                 partial[(int64_t)a * hidden_size + h] = topk_weights[a] * sum;
             }
         }
@@ -169,35 +205,37 @@ __device__ __forceinline__ void gemm2(const char* __restrict__ inter, const char
 }
 }  // namespace moespec_decode
 
-#define MOESPEC_DECODE(SUFFIX, T, MAXTOK)                                                                         \
+#define MOESPEC_DECODE(SUFFIX, T, MAXTOK, BLOCK)                                                                  \
     extern "C" __global__ void __launch_bounds__(256) moe_decode_gemm1_##SUFFIX##_t##MAXTOK(                     \
         const char* x, int64_t x_row_bytes, const char* w13, int k_bytes, int inter_size, int top_k,             \
         const int32_t* sorted_rows, const int32_t* padded_offsets, const int32_t* counts, const int32_t* active, \
         const int32_t* meta, int scale_mode, const float* x_scale, int x_scale_per_row, const float* w_scale,    \
         void* inter, int inter_code, float* inter_amax, int amax_per_row) {                                      \
-        moespec_decode::gemm1<T, MAXTOK>(x, x_row_bytes, w13, k_bytes, inter_size, top_k, sorted_rows,          \
-                                         padded_offsets, counts, active, meta, scale_mode, x_scale,             \
-                                         x_scale_per_row, w_scale, inter, inter_code, inter_amax, amax_per_row); \
+        moespec_decode::gemm1<T, MAXTOK, BLOCK>(x, x_row_bytes, w13, k_bytes, inter_size, top_k, sorted_rows,   \
+                                                padded_offsets, counts, active, meta, scale_mode, x_scale,      \
+                                                x_scale_per_row, w_scale, inter, inter_code, inter_amax,        \
+                                                amax_per_row);                                                   \
     }                                                                                                            \
     extern "C" __global__ void __launch_bounds__(256) moe_decode_gemm2_##SUFFIX##_t##MAXTOK(                     \
         const char* inter, const char* w2, int k_bytes, int hidden_size, const int32_t* sorted_rows,             \
         const int32_t* padded_offsets, const int32_t* counts, const int32_t* active, const int32_t* meta,        \
         int scale_mode, const float* inter_scale, int inter_scale_per_row, const float* w_scale,                 \
         const float* topk_weights, float* partial) {                                                             \
-        moespec_decode::gemm2<T, MAXTOK>(inter, w2, k_bytes, hidden_size, sorted_rows, padded_offsets, counts,  \
-                                         active, meta, scale_mode, inter_scale, inter_scale_per_row, w_scale,   \
-                                         topk_weights, partial);                                                 \
+        moespec_decode::gemm2<T, MAXTOK, BLOCK>(inter, w2, k_bytes, hidden_size, sorted_rows, padded_offsets,   \
+                                                counts, active, meta, scale_mode, inter_scale,                  \
+                                                inter_scale_per_row, w_scale, topk_weights, partial);           \
     }
 
-MOESPEC_DECODE(bf16, __nv_bfloat16, 1)
-MOESPEC_DECODE(bf16, __nv_bfloat16, 4)
-MOESPEC_DECODE(bf16, __nv_bfloat16, 16)
-MOESPEC_DECODE(f16, __half, 1)
-MOESPEC_DECODE(f16, __half, 4)
-MOESPEC_DECODE(f16, __half, 16)
-MOESPEC_DECODE(e4m3, uint8_t, 1)
-MOESPEC_DECODE(e4m3, uint8_t, 4)
-MOESPEC_DECODE(e4m3, uint8_t, 16)
+#define MOESPEC_DECODE_ALL(SUFFIX, T, BLOCK) \
+    MOESPEC_DECODE(SUFFIX, T, 1, BLOCK)      \
+    MOESPEC_DECODE(SUFFIX, T, 4, BLOCK)      \
+    MOESPEC_DECODE(SUFFIX, T, 8, BLOCK)
+
+MOESPEC_DECODE_ALL(bf16, __nv_bfloat16, false)
+MOESPEC_DECODE_ALL(f16, __half, false)
+MOESPEC_DECODE_ALL(e4m3, uint8_t, false)
+MOESPEC_DECODE_ALL(f16_b128, __half, true)
+MOESPEC_DECODE_ALL(e4m3_b128, uint8_t, true)
 
 // out[t, h] = sum_j partial[(t * top_k + j) * H + h], j in slot order, rounded once to the output type.
 // Launch: 256 threads, grid-stride over M * H / 2 (H is even).

@@ -7,7 +7,11 @@
 // CTA tile kBM x kBN x 64 bytes of K, 4 warps of 32 x 64, mma.sync m16n8k16 (bf16/f16) or m16n8k32 (e4m3,
 // sm_89+) with fp32 accumulators, a 3-stage cp.async pipeline into XOR-swizzled shared memory read by
 // ldmatrix. bf16 and e4m3 rows use the same byte layout in the fragments, so one kernel serves both.
-// FP8 scales (activation per tensor or per row, weight per expert or per row) multiply in the epilogue.
+// FP8 scales (activation per tensor or per row, weight per expert or per row) multiply in the epilogue; with
+// 128x128 block scales (kBlock) the MMAs of each 128-wide K group accumulate into a second fp32 tile that is
+// scaled by (activation scale of the row, K group) x (weight scale of the column's 128-row block, K group) and
+// added to the result, so e4m3 operands (native e4m3, or e4m3 values held exactly in fp16 on sm_80-88) give the
+// fp32 dot of the dequantised values, as the CPU reference computes it.
 #include "moe_common.cuh"
 
 namespace moespec_gemm {
@@ -58,7 +62,7 @@ __device__ __forceinline__ float weight_scale(int mode, const float* w_scale, in
     return mode == kNoScale ? 1.f : w_scale[mode == kPerTensor ? per_expert : per_row];
 }
 
-template <typename T, bool kGemm1>
+template <typename T, bool kGemm1, bool kBlock>
 __device__ __forceinline__ void grouped_gemm(
     const char* __restrict__ a_src, int64_t a_row_bytes, const char* __restrict__ w, int k_bytes, int n_out,
     int top_k, int m_tiles_bound, const int32_t* __restrict__ sorted_rows, const int32_t* __restrict__ block_expert,
@@ -143,6 +147,42 @@ __device__ __forceinline__ void grouped_gemm(
         return kGemm1 ? (j < 4 ? warp_n * 32 + j * 8 : kBN / 2 + warp_n * 32 + (j - 4) * 8) : warp_n * 64 + j * 8;
     };
 
+    // Block scales: this thread's 4 activation-scale rows (-1: padding) and 8 weight 128-row blocks (-1: past N).
+    constexpr int kTilesPerGroup = kScaleBlock * (int)sizeof(T) / kBKBytes;
+    const int elems = k_bytes / (int)sizeof(T);
+    const int k_groups = (elems + kScaleBlock - 1) / kScaleBlock;
+    float blk[2][8][4];
+    int s_row[2][2], w_blk[8];
+    if (kBlock) {
+        const int w_rows = kGemm1 ? 2 * n_out : n_out;
+        const int64_t w_blk_base = (int64_t)e * ((w_rows + kScaleBlock - 1) / kScaleBlock);
+#pragma unroll
+        for (int mf = 0; mf < 2; ++mf)
+#pragma unroll
+            for (int half = 0; half < 2; ++half) {
+                const int a = sorted_rows[tile_m * kBM + warp_m * 32 + mf * 16 + lane / 4 + half * 8];
+                s_row[mf][half] = a < 0 ? -1 : (kGemm1 ? a / top_k : a);
+            }
+#pragma unroll
+        for (int j = 0; j < 8; ++j) {
+            int col, row;
+            if (kGemm1) {
+                col = n0 + warp_n * 32 + (j % 4) * 8 + (lane % 4) * 2;
+                row = (j < 4 ? 0 : n_out) + col;
+            } else {
+                col = row = n0 + warp_n * 64 + j * 8 + (lane % 4) * 2;
+            }
+            w_blk[j] = col < n_out ? (int)(w_blk_base + row / kScaleBlock) : -1;
+        }
+#pragma unroll
+        for (int i = 0; i < 2; ++i)
+#pragma unroll
+            for (int j = 0; j < 8; ++j)
+#pragma unroll
+                for (int q = 0; q < 4; ++q) blk[i][j][q] = 0.f;
+    }
+    float (&dst)[2][8][4] = kBlock ? blk : acc;
+
 #pragma unroll
     for (int s = 0; s < kStages - 1; ++s) {
         if (s < k_tiles) load_tile(s, s);
@@ -176,7 +216,27 @@ __device__ __forceinline__ void grouped_gemm(
 #pragma unroll
             for (int mf = 0; mf < 2; ++mf)
 #pragma unroll
-                for (int j = 0; j < 8; ++j) mma<T>(acc[mf][j], af[mf], bf[j]);
+                for (int j = 0; j < 8; ++j) mma<T>(dst[mf][j], af[mf], bf[j]);
+        }
+        if (kBlock && ((kt + 1) % kTilesPerGroup == 0 || kt + 1 == k_tiles)) {
+            const int g = kt / kTilesPerGroup;
+            float ws[8];
+#pragma unroll
+            for (int j = 0; j < 8; ++j) ws[j] = w_blk[j] < 0 ? 0.f : w_scale[(int64_t)w_blk[j] * k_groups + g];
+#pragma unroll
+            for (int mf = 0; mf < 2; ++mf)
+#pragma unroll
+                for (int half = 0; half < 2; ++half) {
+                    const int sr = s_row[mf][half];
+                    const float xs = sr < 0 ? 0.f : a_scale[(int64_t)sr * k_groups + g];
+#pragma unroll
+                    for (int j = 0; j < 8; ++j)
+#pragma unroll
+                        for (int q = 0; q < 2; ++q) {
+                            acc[mf][j][half * 2 + q] = fmaf(blk[mf][j][half * 2 + q], xs * ws[j], acc[mf][j][half * 2 + q]);
+                            blk[mf][j][half * 2 + q] = 0.f;
+                        }
+                }
         }
     }
     cp_async_wait<0>();
@@ -190,7 +250,7 @@ __device__ __forceinline__ void grouped_gemm(
             const int a = sorted_rows[tile_m * kBM + r];
             float row_max = 0.f;
             if (kGemm1) {
-                const float xs = scale_mode == kNoScale || a < 0 ? 1.f : a_scale[a_scale_per_row ? a / top_k : 0];
+                const float xs = !scaled_after_dot(scale_mode) || a < 0 ? 1.f : a_scale[a_scale_per_row ? a / top_k : 0];
 #pragma unroll
                 for (int j = 0; j < 4; ++j) {
                     const int n = n0 + warp_n * 32 + j * 8 + (lane % 4) * 2;
@@ -199,7 +259,7 @@ __device__ __forceinline__ void grouped_gemm(
 #pragma unroll
                     for (int q = 0; q < 2; ++q) {
                         float g = acc[mf][j][half * 2 + q], u = acc[mf][j + 4][half * 2 + q];
-                        if (scale_mode != kNoScale) {
+                        if (scaled_after_dot(scale_mode)) {
                             g *= xs * weight_scale(scale_mode, w_scale, e, expert_rows + n + q);
                             u *= xs * weight_scale(scale_mode, w_scale, e, expert_rows + n_out + n + q);
                         }
@@ -229,14 +289,14 @@ __device__ __forceinline__ void grouped_gemm(
                 }
             } else {
                 if (a < 0) continue;
-                const float xs = scale_mode == kNoScale ? 1.f : a_scale[a_scale_per_row ? a : 0];
+                const float xs = !scaled_after_dot(scale_mode) ? 1.f : a_scale[a_scale_per_row ? a : 0];
                 const float tw = topk_weights[a];
 #pragma unroll
                 for (int j = 0; j < 8; ++j) {
                     const int hcol = n0 + warp_n * 64 + j * 8 + (lane % 4) * 2;
                     if (hcol >= n_out) continue;
                     float v0 = acc[mf][j][half * 2], v1 = acc[mf][j][half * 2 + 1];
-                    if (scale_mode != kNoScale) {
+                    if (scaled_after_dot(scale_mode)) {
                         v0 *= xs * weight_scale(scale_mode, w_scale, e, expert_rows + hcol);
                         v1 *= xs * weight_scale(scale_mode, w_scale, e, expert_rows + hcol + 1);
                     }
@@ -250,13 +310,13 @@ __device__ __forceinline__ void grouped_gemm(
 
 // Launch: 128 threads, moespec_gemm::kSmemBytes (36 KiB) of dynamic shared memory,
 // grid = m_tiles_bound * ceil(n_out / (64 for GEMM 1, 128 for GEMM 2)); tiles past meta[1] exit.
-#define MOESPEC_GEMM(SUFFIX, T)                                                                                    \
+#define MOESPEC_GEMM(SUFFIX, T, BLOCK)                                                                                    \
     extern "C" __global__ void __launch_bounds__(128) moe_gemm1_##SUFFIX(                                          \
         const char* x, int64_t x_row_bytes, const char* w13, int k_bytes, int inter_size, int top_k,              \
         int m_tiles_bound, const int32_t* sorted_rows, const int32_t* block_expert, const int32_t* meta,          \
         int scale_mode, const float* x_scale, int x_scale_per_row, const float* w_scale, void* inter,             \
         int inter_code, float* inter_amax, int amax_per_row) {                                                    \
-        moespec_gemm::grouped_gemm<T, true>(x, x_row_bytes, w13, k_bytes, inter_size, top_k, m_tiles_bound,       \
+        moespec_gemm::grouped_gemm<T, true, BLOCK>(x, x_row_bytes, w13, k_bytes, inter_size, top_k, m_tiles_bound,       \
                                             sorted_rows, block_expert, meta, scale_mode, x_scale,                 \
                                             x_scale_per_row, w_scale, inter, inter_code, inter_amax,              \
                                             amax_per_row, nullptr, nullptr);                                      \
@@ -266,12 +326,15 @@ __device__ __forceinline__ void grouped_gemm(
         int m_tiles_bound, const int32_t* sorted_rows, const int32_t* block_expert, const int32_t* meta,          \
         int scale_mode, const float* inter_scale, int inter_scale_per_row, const float* w_scale,                  \
         const float* topk_weights, float* partial) {                                                              \
-        moespec_gemm::grouped_gemm<T, false>(inter, inter_row_bytes, w2, k_bytes, hidden_size, 1, m_tiles_bound,  \
+        moespec_gemm::grouped_gemm<T, false, BLOCK>(inter, inter_row_bytes, w2, k_bytes, hidden_size, 1, m_tiles_bound,  \
                                              sorted_rows, block_expert, meta, scale_mode, inter_scale,            \
                                              inter_scale_per_row, w_scale, nullptr, 0, nullptr, 0, topk_weights,  \
                                              partial);                                                            \
     }
 
-MOESPEC_GEMM(bf16, __nv_bfloat16)
-MOESPEC_GEMM(f16, __half)
-MOESPEC_GEMM(e4m3, uint8_t)
+MOESPEC_GEMM(bf16, __nv_bfloat16, false)
+MOESPEC_GEMM(f16, __half, false)
+MOESPEC_GEMM(e4m3, uint8_t, false)
+// FP8_BLOCK_128: e4m3 on sm_89+, e4m3 values held exactly in fp16 below
+MOESPEC_GEMM(f16_b128, __half, true)
+MOESPEC_GEMM(e4m3_b128, uint8_t, true)

@@ -1,11 +1,11 @@
 // Dynamic FP8 (e4m3) activation quantisation for triton's FP8 w8a8 layers, as the CPU reference's
 // ActivationQuantizer defines it: scale = amax / 448 (1 for an all-zero range), q = rne_e4m3(x / scale).
 // FP8_PER_TENSOR takes one scale over the whole [rows, cols] tensor, FP8_PER_CHANNEL one per row (token).
-// FP8_BLOCK_128 (on the dequantise-at-load path) takes one scale per row per group of 128 columns.
-// out_code kE4M3 writes the e4m3 bytes (rows padded to out_stride columns, a multiple of 16 bytes, with
-// zeros, so that the GEMMs only issue aligned 16-byte loads); out_code kBF16 writes the dequantised
-// values q * scale rounded to bf16 instead (exact for e4m3 x a power-of-two scale, within bf16 rounding
-// otherwise): the dequantise-at-load path, which then runs the BF16 kernels.
+// FP8_BLOCK_128 takes one scale per row per group of 128 columns.
+// out_code kE4M3 writes the e4m3 bytes, kF16 the same e4m3 values as fp16 (exact: the sm_80-88 path, whose
+// fp16 tensor cores multiply them); rows are padded to out_stride columns (a whole number of 16-byte vectors)
+// with zeros, so that the GEMMs only issue aligned 16-byte loads. The scale stays separate, applied in fp32
+// by the GEMMs.
 #include "moe_common.cuh"
 
 namespace moespec_quant {
@@ -22,11 +22,6 @@ __device__ __forceinline__ float block_max(float v) {
     return moe::warp_max(v);
 }
 
-__device__ __forceinline__ float e4m3_to_float(uint8_t b) {
-    const __half_raw h = __nv_cvt_fp8_to_halfraw((__nv_fp8_storage_t)b, __NV_E4M3);
-    return __half2float(*reinterpret_cast<const __half*>(&h));
-}
-
 // Columns [from, to) of one row; the padding columns [cols, out_stride) when to == out_stride.
 __device__ __forceinline__ void quantize_cols(const void* x, int code, int64_t in_offset, int from, int to, int cols,
                                               float scale, void* out, int64_t out_offset, int out_code) {
@@ -35,7 +30,8 @@ __device__ __forceinline__ void quantize_cols(const void* x, int code, int64_t i
         if (out_code == moe::kE4M3) {
             reinterpret_cast<uint8_t*>(out)[out_offset + c] = q;
         } else {
-            reinterpret_cast<__nv_bfloat16*>(out)[out_offset + c] = __float2bfloat16_rn(e4m3_to_float(q) * scale);
+            const __half_raw h = __nv_cvt_fp8_to_halfraw((__nv_fp8_storage_t)q, __NV_E4M3);
+            reinterpret_cast<__half_raw*>(out)[out_offset + c] = h;
         }
     }
 }

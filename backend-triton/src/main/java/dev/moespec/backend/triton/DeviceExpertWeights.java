@@ -12,16 +12,19 @@ import dev.moespec.moe.MoeWeights;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.util.Optional;
 
 /**
  * A layer's expert weights on the device, in the layout triton's kernels read: HF's row order ({@code w13[E, 2I, H]}
  * gate rows then up rows, {@code w2[E, H, I]}), each row padded with zeros to a whole number of 16-byte vectors
- * ({@link TritonNumerics#padK}), in {@link TritonNumerics#gemmType()}; FP8 weight scales as F32 when the GEMMs run in
- * e4m3. Validated against the layer exactly as the CPU reference validates them.
+ * ({@link TritonNumerics#padK}), in {@link TritonNumerics#gemmType()}. FP8 weights keep their e4m3 values (as bytes,
+ * or as fp16, which holds every e4m3 value exactly) and their F32 scales in the checkpoint's layout: nothing is
+ * dequantised. Validated against the layer exactly as the CPU reference validates them.
  *
- * @param w13Scale null unless the GEMMs are e4m3
- * @param w2Scale  null unless the GEMMs are e4m3
+ * @param w13Scale null unless the layer is FP8
+ * @param w2Scale  null unless the layer is FP8
  */
 record DeviceExpertWeights(DeviceBuffer w13, DeviceBuffer w2, DeviceBuffer w13Scale, DeviceBuffer w2Scale,
                            int h13Stride, int i2Stride) implements AutoCloseable {
@@ -60,9 +63,9 @@ record DeviceExpertWeights(DeviceBuffer w13, DeviceBuffer w2, DeviceBuffer w13Sc
         int hp = numerics.padK(h), ip = numerics.padK(i);
         DeviceBuffer w13 = null, w2 = null, sc13 = null, sc2 = null;
         try {
-            w13 = stack(ctx, weights.w13(), numerics, q, s13, e, 2 * i, h, hp);
-            w2 = stack(ctx, weights.w2(), numerics, q, s2, e, h, i, ip);
-            if (numerics.fp8Gemm()) {
+            w13 = stack(ctx, weights.w13(), numerics, e, 2 * i, h, hp);
+            w2 = stack(ctx, weights.w2(), numerics, e, h, i, ip);
+            if (q.isFp8()) {
                 sc13 = floats(ctx, s13);
                 sc2 = floats(ctx, s2);
             }
@@ -74,8 +77,7 @@ record DeviceExpertWeights(DeviceBuffer w13, DeviceBuffer w2, DeviceBuffer w13Sc
     }
 
     /** One weight stack {@code [E, rows, cols]} as {@code [E, rows, stride]} of the GEMM type. */
-    private static DeviceBuffer stack(CudaContext ctx, Tensor w, TritonNumerics numerics, QuantScheme q, float[] scales,
-                                      int e, int rows, int cols, int stride) {
+    private static DeviceBuffer stack(CudaContext ctx, Tensor w, TritonNumerics numerics, int e, int rows, int cols, int stride) {
         DType to = numerics.gemmType();
         long rowCount = (long) e * rows;
         DeviceBuffer buffer = DeviceBuffer.alloc(ctx, rowCount * stride * to.byteSize());
@@ -87,28 +89,18 @@ record DeviceExpertWeights(DeviceBuffer w13, DeviceBuffer w2, DeviceBuffer w13Sc
                 host = arena.allocate(rowCount * stride * to.byteSize(), 16);
                 long src = (long) cols * to.byteSize(), dst = (long) stride * to.byteSize();
                 for (long r = 0; r < rowCount; r++) MemorySegment.copy(w.data(), r * src, host, r * dst, src);
+            } else if (w.dtype() == DType.FP8_E4M3 && to == DType.F16) {
+                // e4m3 -> fp16 (exact; the scales stay separate), by table: this runs over every weight of the layer
+                host = arena.allocate(rowCount * stride * to.byteSize(), 16);
+                e4m3RowsToF16(w.data(), host, rowCount, cols, stride);
             } else {
-                // conversion (F32/F16 -> BF16 etc.), or FP8 dequantised to BF16 at load
+                // conversion: F32/F16 -> BF16
                 host = arena.allocate(rowCount * stride * to.byteSize(), 16);
                 Tensor out = Tensor.host(to, host, rowCount, stride);
-                Tensor in = w;
-                int colBlocks = (cols + BLOCK - 1) / BLOCK, rowBlocks = (rows + BLOCK - 1) / BLOCK;
                 // sequential: the caller's arena may be confined to this thread
-                for (int x = 0; x < e; x++) {
-                    for (int r = 0; r < rows; r++) {
-                        long base = ((long) x * rows + r) * cols, obase = ((long) x * rows + r) * stride;
-                        for (int c = 0; c < cols; c++) {
-                            float v = HostTensors.get(in, base + c);
-                            if (scales != null) {
-                                v *= switch (q) {
-                                    case FP8_PER_TENSOR -> scales[x];
-                                    case FP8_PER_CHANNEL -> scales[x * rows + r];
-                                    default -> scales[(x * rowBlocks + r / BLOCK) * colBlocks + c / BLOCK];
-                                };
-                            }
-                            HostTensors.set(out, obase + c, v);
-                        }
-                    }
+                for (long r = 0; r < rowCount; r++) {
+                    long base = r * cols, obase = r * stride;
+                    for (int c = 0; c < cols; c++) HostTensors.set(out, obase + c, HostTensors.get(w, base + c));
                 }
             }
             buffer.copyFrom(host);
@@ -118,6 +110,25 @@ record DeviceExpertWeights(DeviceBuffer w13, DeviceBuffer w2, DeviceBuffer w13Sc
             throw ex;
         }
     }
+
+    private static final ValueLayout.OfShort F16_BITS = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    /** Every e4m3 byte's value as fp16 bits (exact: e4m3's 3 mantissa bits and exponents -9..8 fit fp16). */
+    private static final short[] E4M3_TO_F16 = new short[256];
+
+    static {
+        for (int b = 0; b < 256; b++) E4M3_TO_F16[b] = Float.floatToFloat16(HostTensors.e4m3ToFloat((byte) b));
+    }
+
+    /** {@code src[rows, cols]} of e4m3 bytes into {@code dst[rows, stride]} of fp16 (the padding columns left as they are). */
+    static void e4m3RowsToF16(MemorySegment src, MemorySegment dst, long rows, int cols, int stride) {
+        for (long r = 0; r < rows; r++) {
+            long in = r * cols, out = r * stride * 2;
+            for (int c = 0; c < cols; c++) {
+                dst.set(F16_BITS, out + 2L * c, E4M3_TO_F16[src.get(ValueLayout.JAVA_BYTE, in + c) & 0xff]);
+            }
+        }
+    }
+
 
     private static DeviceBuffer floats(CudaContext ctx, float[] values) {
         DeviceBuffer b = DeviceBuffer.alloc(ctx, 4L * values.length);

@@ -20,8 +20,8 @@ import dev.moespec.moe.Routing;
  *   <li>a CUDA device → else {@link Reason#NO_DEVICE};</li>
  *   <li>sm_80 or newer → else {@link Reason#UNSUPPORTED_DEVICE};</li>
  *   <li>every {@link dev.moespec.api.config.QuantScheme}: BF16/FP16 natively; FP8 (per-tensor, per-channel,
- *       block-128) as w8a8 on FP8 tensor cores from sm_89, and on sm_80–88 by dequantising the weights to
- *       BF16 at load — which is what lets an FP8 checkpoint run on an A100;</li>
+ *       block-128) as w8a8 on FP8 tensor cores from sm_89, and on sm_80–88 on the fp16 tensor cores with the
+ *       e4m3 values held exactly in fp16 (scales in fp32) — which is what lets an FP8 checkpoint run on an A100;</li>
  *   <li>hidden and intermediate sizes multiples of 8 (16-byte vector loads), at most 1024 experts
  *       (the routing kernel's one-warp-per-token layout) → else {@link Reason#UNSUPPORTED_SHAPE};</li>
  *   <li>top-k at most 32, and for sigmoid grouped routing at most 32 groups that split the experts
@@ -47,8 +47,8 @@ public final class TritonMoeBackendProvider implements MoeBackendProvider {
 
     private final boolean kernelsPresent;
     private final ClassLoader kernelLoader;
-    /** Tests: run FP8 layers on the dequantise-at-load path (what sm_80-88 do) on any device. */
-    private final boolean forceDequantise;
+    /** Tests: run FP8 layers on the fp16 tensor-core path (what sm_80-88 do) on any device. */
+    private final boolean fp16Fp8;
 
     /** The ServiceLoader constructor: looks for the fatbin next to this class. */
     public TritonMoeBackendProvider() {
@@ -60,10 +60,10 @@ public final class TritonMoeBackendProvider implements MoeBackendProvider {
         this(kernelLoader, false);
     }
 
-    TritonMoeBackendProvider(ClassLoader kernelLoader, boolean forceDequantise) {
+    TritonMoeBackendProvider(ClassLoader kernelLoader, boolean fp16Fp8) {
         this.kernelLoader = kernelLoader;
         this.kernelsPresent = CudaModule.hasKernels(kernelLoader, ARTIFACT_ID);
-        this.forceDequantise = forceDequantise;
+        this.fp16Fp8 = fp16Fp8;
     }
 
     @Override
@@ -74,7 +74,7 @@ public final class TritonMoeBackendProvider implements MoeBackendProvider {
     @Override
     public String description() {
         return "block-aligned grouped-GEMM fused MoE (vLLM's Triton fused_moe algorithm, in CUDA C++): "
-                + "bf16/fp16 on sm_80+, fp8 w8a8 on sm_89+, fp8 dequantised to bf16 at load on sm_80-88";
+                + "bf16/fp16 on sm_80+, fp8 w8a8 on sm_89+, fp8 as exact e4m3 values on fp16 tensor cores on sm_80-88";
     }
 
     @Override
@@ -87,7 +87,7 @@ public final class TritonMoeBackendProvider implements MoeBackendProvider {
             return Eligibility.rejected(Reason.UNSUPPORTED_DEVICE, "triton needs sm_%d or newer (Ampere, Ada, Hopper); %s is sm_%d"
                     .formatted(MIN_SM, device.name(), device.sm()));
         }
-        // Every QuantScheme runs from sm_80: FP8 natively from sm_89, dequantised to BF16 at load below it.
+        // Every QuantScheme runs from sm_80: FP8 natively from sm_89, as e4m3 values in fp16 below it.
         Eligibility shape = checkShape(layer);
         if (!shape.isEligible()) return shape;
         Eligibility routing = checkRouting(layer);
@@ -155,7 +155,7 @@ public final class TritonMoeBackendProvider implements MoeBackendProvider {
         if (check(layer, context.device()) instanceof Eligibility.Rejected rejected) {
             throw new MoeKernelUnavailableException(NAME, rejected);
         }
-        TritonNumerics numerics = TritonNumerics.of(layer, context.device().sm(), forceDequantise);
+        TritonNumerics numerics = TritonNumerics.of(layer, context.device().sm(), fp16Fp8);
         return new TritonMoeKernel(layer, context.device().ordinal(), numerics, kernelLoader);
     }
 }

@@ -11,19 +11,22 @@ import dev.moespec.moe.MoeLayerSpec;
  * <ul>
  *   <li>BF16 / FP16: the 2-byte kernels, no scales; activations are already in the dtype, the SwiGLU intermediate
  *       is rounded to it.</li>
- *   <li>FP8 per-tensor / per-channel on sm_89+: e4m3 weights and e4m3 activations on the FP8 tensor cores, dynamic
- *       activation scales per call (per-tensor) or per token (per-channel), weight scales applied in the epilogue.</li>
- *   <li>Every FP8 scheme below sm_89, and FP8_BLOCK_128 everywhere: weights dequantised to BF16 at load; activations
- *       quantised to e4m3 and back (per tensor, per token, or per token per 128 columns) before the BF16 kernels.</li>
+ *   <li>FP8 on sm_89+: e4m3 weights and e4m3 activations on the FP8 tensor cores, dynamic activation scales per
+ *       call (per-tensor), per token (per-channel) or per token per 128 columns (block-128); per-tensor/per-channel
+ *       weight scales multiply the finished dot, block scales each 128-wide K group's partial dot, all in fp32.</li>
+ *   <li>FP8 below sm_89 (and in tests, forced anywhere): the same, with the e4m3 values of weights and activations
+ *       held in fp16 (e4m3 → fp16 is exact) on the fp16 tensor cores. Nothing is dequantised or rounded beyond what
+ *       the CPU reference rounds, so both paths compute the reference's function up to fp32 summation order.</li>
  * </ul>
  *
  * @param gemmType     the element type of both GEMM operands
- * @param scaleMode    weight-scale layout the kernels read ({@link #NO_SCALE}, {@link #PER_TENSOR}, {@link #PER_CHANNEL})
+ * @param scaleMode    weight-scale layout the kernels read ({@link #NO_SCALE}, {@link #PER_TENSOR}, {@link #PER_CHANNEL},
+ *                     {@link #BLOCK_128})
  * @param activation   how activations are quantised before each GEMM
  */
 record TritonNumerics(DType gemmType, int scaleMode, ActivationQuant activation) {
 
-    static final int NO_SCALE = 0, PER_TENSOR = 1, PER_CHANNEL = 2;
+    static final int NO_SCALE = 0, PER_TENSOR = 1, PER_CHANNEL = 2, BLOCK_128 = 3;
     /** Element-type codes of the CUDA side ({@code moe::ElemCode}). */
     static final int CODE_BF16 = 0, CODE_F16 = 1, CODE_E4M3 = 2, CODE_F32 = 3;
 
@@ -39,37 +42,35 @@ record TritonNumerics(DType gemmType, int scaleMode, ActivationQuant activation)
         GROUP_128
     }
 
-    static TritonNumerics of(MoeLayerSpec layer, int sm, boolean forceDequantise) {
+    /**
+     * @param fp16Fp8 run FP8 layers on the fp16 tensor cores (e4m3 values held in fp16) even where e4m3 MMAs exist:
+     *                tests use it to check the sm_80-88 path on any GPU
+     */
+    static TritonNumerics of(MoeLayerSpec layer, int sm, boolean fp16Fp8) {
         QuantScheme q = layer.quant();
-        boolean native8 = !forceDequantise && sm >= TritonMoeBackendProvider.MIN_FP8_TENSOR_CORE_SM;
+        DType fp8Operands = !fp16Fp8 && sm >= TritonMoeBackendProvider.MIN_FP8_TENSOR_CORE_SM ? DType.FP8_E4M3 : DType.F16;
         return switch (q) {
             case BF16 -> new TritonNumerics(DType.BF16, NO_SCALE, ActivationQuant.NONE);
             case FP16 -> new TritonNumerics(DType.F16, NO_SCALE, ActivationQuant.NONE);
-            case FP8_PER_TENSOR -> native8 ? new TritonNumerics(DType.FP8_E4M3, PER_TENSOR, ActivationQuant.TENSOR)
-                    : new TritonNumerics(DType.BF16, NO_SCALE, ActivationQuant.TENSOR);
-            case FP8_PER_CHANNEL -> native8 ? new TritonNumerics(DType.FP8_E4M3, PER_CHANNEL, ActivationQuant.ROWS)
-                    : new TritonNumerics(DType.BF16, NO_SCALE, ActivationQuant.ROWS);
-            case FP8_BLOCK_128 -> new TritonNumerics(DType.BF16, NO_SCALE, ActivationQuant.GROUP_128);
+            case FP8_PER_TENSOR -> new TritonNumerics(fp8Operands, PER_TENSOR, ActivationQuant.TENSOR);
+            case FP8_PER_CHANNEL -> new TritonNumerics(fp8Operands, PER_CHANNEL, ActivationQuant.ROWS);
+            case FP8_BLOCK_128 -> new TritonNumerics(fp8Operands, BLOCK_128, ActivationQuant.GROUP_128);
         };
     }
 
-    /** Weights stay FP8 on the device. */
-    boolean fp8Gemm() {
-        return gemmType == DType.FP8_E4M3;
+    /** An FP8 layer: e4m3-valued weights with F32 scales, activations quantised to e4m3 before each GEMM. */
+    boolean quantised() {
+        return activation != ActivationQuant.NONE;
     }
 
-    /** FP8 weights were dequantised to BF16 at load and activations are quantised and dequantised again. */
-    boolean dequantised() {
-        return !fp8Gemm() && activation != ActivationQuant.NONE;
-    }
-
-    /** The kernel-name suffix of the GEMM element type. */
+    /** The kernel-name suffix: the GEMM element type, and {@code _b128} for block-scaled kernels. */
     String suffix() {
-        return switch (gemmType) {
+        String type = switch (gemmType) {
             case BF16 -> "bf16";
             case F16 -> "f16";
             default -> "e4m3";
         };
+        return scaleMode == BLOCK_128 ? type + "_b128" : type;
     }
 
     int gemmCode() {

@@ -13,8 +13,8 @@ import java.util.Set;
 
 /**
  * The spi-moe conformance kit on the GPU: every quantization, every case (M=0, M=1, top-1, E=256, sizes off every
- * tile, experts with no token, grouped routing). FP8 per-tensor and per-channel run on e4m3 tensor cores on sm_89+;
- * FP8 block-128 runs on the dequantise-at-load path. Skips (aborts) where there is no GPU.
+ * tile, experts with no token, grouped routing). FP8 (per-tensor, per-channel, block-128) runs on e4m3 tensor cores on
+ * sm_89+. Skips (aborts) where there is no GPU.
  */
 @Tag("gpu")
 class TritonConformanceGpuTest extends MoeBackendConformanceKit {

@@ -5,6 +5,7 @@ import dev.moespec.api.config.ModelRole;
 import dev.moespec.api.config.QuantScheme;
 import dev.moespec.api.device.DeviceInfo;
 import dev.moespec.api.device.DeviceProfiles;
+import dev.moespec.api.tensor.DType;
 import dev.moespec.moe.Eligibility;
 import dev.moespec.moe.Eligibility.Reason;
 import dev.moespec.moe.KernelContext;
@@ -68,15 +69,15 @@ class TritonMoeBackendProviderTest {
     @ParameterizedTest
     @EnumSource(QuantScheme.class)
     void everyQuantizationIsEligibleOnAmpereAdaAndHopper(QuantScheme quant) {
-        // FP8 on the A100 runs by dequantising to BF16 at load; on L40S (sm_89) and H100 natively
+        // FP8 on the A100 runs as e4m3 values on the fp16 tensor cores; on L40S (sm_89) and H100 natively
         for (DeviceInfo device : new DeviceInfo[] {DeviceProfiles.A100, DeviceProfiles.L40S, DeviceProfiles.H100}) {
             assertEquals(Eligibility.eligible(), triton.check(layer(quant), device), quant + " on " + device.describe());
         }
     }
 
     @Test
-    void descriptionSaysFp8IsDequantisedBelowSm89() {
-        assertTrue(triton.description().contains("fp8 dequantised to bf16 at load on sm_80-88"), triton.description());
+    void descriptionSaysHowFp8RunsBelowSm89() {
+        assertTrue(triton.description().contains("fp8 as exact e4m3 values on fp16 tensor cores on sm_80-88"), triton.description());
     }
 
     @Test
@@ -176,7 +177,8 @@ class TritonMoeBackendProviderTest {
             String bytes = new String(in.readAllBytes(), StandardCharsets.ISO_8859_1);
             assertTrue(bytes.contains("moe_softmax_topk"), "fatbin lacks the softmax top-k routing kernel");
             for (String kernel : new String[]{"moe_sigmoid_grouped_topk", "moe_align", "moe_quant_rows_e4m3", "moe_decode_gemm1_bf16_t1",
-                    "moe_decode_gemm2_e4m3_t16", "moe_gemm1_bf16", "moe_gemm2_e4m3", "moe_reduce_topk"}) {
+                    "moe_decode_gemm2_e4m3_t8", "moe_decode_gemm1_f16_b128_t4", "moe_gemm1_bf16", "moe_gemm2_e4m3",
+                    "moe_gemm1_e4m3_b128", "moe_gemm2_f16_b128", "moe_reduce_topk"}) {
                 assertTrue(bytes.contains(kernel), "fatbin lacks " + kernel);
             }
         }
@@ -200,12 +202,23 @@ class TritonMoeBackendProviderTest {
     }
 
     @Test
-    void fp8LayersRunNativelyFromSm89AndDequantisedBelowOrForBlockScales() {
-        MoeLayerSpec perTensor = layer(QuantScheme.FP8_PER_TENSOR);
-        assertTrue(TritonNumerics.of(perTensor, 90, false).fp8Gemm());
-        assertTrue(TritonNumerics.of(layer(QuantScheme.FP8_PER_CHANNEL), 89, false).fp8Gemm());
-        assertTrue(TritonNumerics.of(perTensor, 80, false).dequantised());
-        assertTrue(TritonNumerics.of(layer(QuantScheme.FP8_BLOCK_128), 90, false).dequantised());
+    void fp8LayersRunOnE4m3TensorCoresFromSm89AndAsFp16Below() {
+        MoeLayerSpec perTensor = layer(QuantScheme.FP8_PER_TENSOR), block = layer(QuantScheme.FP8_BLOCK_128);
+        assertEquals(new TritonNumerics(DType.FP8_E4M3, TritonNumerics.PER_TENSOR, TritonNumerics.ActivationQuant.TENSOR),
+                TritonNumerics.of(perTensor, 90, false));
+        assertEquals(new TritonNumerics(DType.FP8_E4M3, TritonNumerics.PER_CHANNEL, TritonNumerics.ActivationQuant.ROWS),
+                TritonNumerics.of(layer(QuantScheme.FP8_PER_CHANNEL), 89, false));
+        assertEquals(new TritonNumerics(DType.FP8_E4M3, TritonNumerics.BLOCK_128, TritonNumerics.ActivationQuant.GROUP_128),
+                TritonNumerics.of(block, 90, false));
+        // sm_80-88, or forced: the same scales, e4m3 values in fp16
+        assertEquals(new TritonNumerics(DType.F16, TritonNumerics.PER_TENSOR, TritonNumerics.ActivationQuant.TENSOR),
+                TritonNumerics.of(perTensor, 80, false));
+        assertEquals(new TritonNumerics(DType.F16, TritonNumerics.BLOCK_128, TritonNumerics.ActivationQuant.GROUP_128),
+                TritonNumerics.of(block, 90, true));
+        assertEquals("e4m3_b128", TritonNumerics.of(block, 90, false).suffix());
+        assertEquals("f16_b128", TritonNumerics.of(block, 86, false).suffix());
+        assertEquals("f16", TritonNumerics.of(perTensor, 86, false).suffix());
+        assertTrue(TritonNumerics.of(perTensor, 86, false).quantised());
         assertEquals(TritonNumerics.ActivationQuant.NONE, TritonNumerics.of(layer(QuantScheme.BF16), 90, false).activation());
         // FP8 rows padded to whole 16-byte vectors; BF16 rows are already (H, I are multiples of 8)
         assertEquals(48, TritonNumerics.of(perTensor, 90, false).padK(40));

@@ -12,11 +12,11 @@ import java.util.EnumSet;
 import java.util.Set;
 
 /**
- * The conformance kit on the path sm_80-88 take for FP8 (weights dequantised to BF16 at load, activations quantised to
- * e4m3 and back before the BF16 kernels), forced on whatever GPU runs the tests so that an H100 checks it too.
+ * The conformance kit on the path sm_80-88 take for FP8 (e4m3 weights and activations held exactly in fp16 on the fp16
+ * tensor cores, scales applied in fp32), forced on whatever GPU runs the tests so that an H100 checks it too.
  */
 @Tag("gpu")
-class TritonDequantisedConformanceGpuTest extends MoeBackendConformanceKit {
+class TritonFp16Fp8ConformanceGpuTest extends MoeBackendConformanceKit {
 
     @Override
     protected MoeBackendProvider provider() {
