@@ -8,18 +8,18 @@ import dev.moespec.engine.loader.Checkpoint;
 import java.util.stream.IntStream;
 
 /** Reads checkpoint tensors into fp32 arrays, dequantising FP8 block weights ({@code W = Q · scale_inv[r/128][c/128]}). */
-final class HostWeights {
-    static final int BLOCK = 128;
+public final class HostWeights {
+    public static final int BLOCK = 128;
 
     private HostWeights() {}
 
     /** Any float tensor (BF16, F16, F32) as fp32. */
-    static float[] vector(Checkpoint c, String name) {
+    public static float[] vector(Checkpoint c, String name) {
         return HostTensors.toFloats(c.tensor(name));
     }
 
     /** A matrix {@code [rows, cols]} as fp32, FP8 ones dequantised with their {@code _scale_inv}. */
-    static float[] matrix(Checkpoint c, String name) {
+    public static float[] matrix(Checkpoint c, String name) {
         Tensor w = c.tensor(name);
         float[] out = HostTensors.toFloats(w);
         if (w.dtype() != DType.FP8_E4M3) return out;

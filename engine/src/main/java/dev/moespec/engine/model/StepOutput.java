@@ -12,7 +12,8 @@ public final class StepOutput {
     private final float[][] logits;
     private final float[][] features;
 
-    StepOutput(int vocab, int hidden, float[][] logits, float[][] features) {
+    /** Per chunk: its logits rows ({@code rows × V}) and its features ({@code tokens × H}). */
+    public StepOutput(int vocab, int hidden, float[][] logits, float[][] features) {
         this.vocab = vocab;
         this.hidden = hidden;
         this.logits = logits;
