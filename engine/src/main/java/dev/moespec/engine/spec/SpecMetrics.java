@@ -13,12 +13,13 @@ import java.util.Map;
  * @param sequences             batch size
  * @param newTokens             tokens generated over all sequences
  * @param targetPasses          target forward passes after prefill (verification steps, batched)
+ * @param verifySteps           per-sequence verification steps (a batched pass counts once per sequence in it)
  * @param drafts                per-sequence verification steps that had a proposal
  * @param draftTokens           tokens proposed
  * @param acceptedTokens        proposed tokens accepted
  * @param acceptanceRate        accepted / proposed
  * @param meanAcceptanceLength  1 + accepted / drafts
- * @param meanAcceptedPerStep   accepted / drafts
+ * @param meanAcceptedPerStep   accepted / verifySteps (eval.json's {@code mean_accepted})
  * @param perPositionAcceptance share of drafts whose first i+1 tokens were accepted
  * @param prefillSeconds        prompt prefill and first token
  * @param proposeSeconds        time in the proposer
@@ -27,7 +28,7 @@ import java.util.Map;
  * @param tokensPerSecond       newTokens / totalSeconds
  * @param moeBackends           which MoE backend each role ran ({@code target}, {@code draft})
  */
-public record SpecMetrics(String method, int k, int sequences, long newTokens, long targetPasses, long drafts,
+public record SpecMetrics(String method, int k, int sequences, long newTokens, long targetPasses, long verifySteps, long drafts,
                           long draftTokens, long acceptedTokens, double acceptanceRate, double meanAcceptanceLength,
                           double meanAcceptedPerStep, double[] perPositionAcceptance, double prefillSeconds,
                           double proposeSeconds, double verifySeconds, double totalSeconds, double tokensPerSecond,

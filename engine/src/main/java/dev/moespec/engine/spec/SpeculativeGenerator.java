@@ -83,7 +83,7 @@ public final class SpeculativeGenerator {
         int k = proposer.isPresent() ? context.numSpeculativeTokens() : 0;
         SpecDecodeStats stats = new SpecDecodeStats(Math.max(1, k));
         List<Seq> all = new ArrayList<>();
-        long start = System.nanoTime(), proposeNs = 0, verifyNs = 0, passes = 0;
+        long start = System.nanoTime(), proposeNs = 0, verifyNs = 0, passes = 0, steps = 0;
         try {
             for (int i = 0; i < prompts.size(); i++) {
                 int[] prompt = prompts.get(i);
@@ -120,6 +120,7 @@ public final class SpeculativeGenerator {
                 }
                 StepOutput out = target.step(chunks);
                 passes++;
+                steps += active.size();
                 for (int a = 0; a < active.size(); a++) {
                     Seq s = active.get(a);
                     int[] drafts = proposal.tokens(a);
@@ -140,7 +141,7 @@ public final class SpeculativeGenerator {
                 active = active.stream().filter(s -> s.stop == null).toList();
             }
             long total = System.nanoTime() - start;
-            return result(all, stats, k, passes, prefillNs, proposeNs, verifyNs, total);
+            return result(all, stats, k, passes, steps, prefillNs, proposeNs, verifyNs, total);
         } finally {
             for (Seq s : all) {
                 target.release(s.handle);
@@ -197,14 +198,14 @@ public final class SpeculativeGenerator {
         return f;
     }
 
-    private SpecGenerationResult result(List<Seq> all, SpecDecodeStats stats, int k, long passes, long prefillNs,
+    private SpecGenerationResult result(List<Seq> all, SpecDecodeStats stats, int k, long passes, long steps, long prefillNs,
                                         long proposeNs, long verifyNs, long totalNs) {
         SpecDecodeStats.Snapshot snap = stats.snapshot();
         long produced = all.stream().mapToLong(s -> s.produced).sum();
         double seconds = totalNs / 1e9;
-        SpecMetrics m = new SpecMetrics(method, k, all.size(), produced, passes, snap.drafts(), snap.draftTokens(),
-                snap.acceptedTokens(), snap.acceptanceRate(), snap.meanAcceptanceLength(),
-                snap.drafts() == 0 ? 0 : snap.acceptedTokens() / (double) snap.drafts(),
+        SpecMetrics m = new SpecMetrics(method, k, all.size(), produced, passes, steps, snap.drafts(),
+                snap.draftTokens(), snap.acceptedTokens(), snap.acceptanceRate(), snap.meanAcceptanceLength(),
+                steps == 0 ? 0 : snap.acceptedTokens() / (double) steps,
                 k == 0 ? new double[0] : snap.perPositionAcceptance(), prefillNs / 1e9, proposeNs / 1e9,
                 verifyNs / 1e9, seconds, seconds == 0 ? 0 : produced / seconds, backends);
         List<int[]> tokens = all.stream().map(s -> Arrays.copyOf(s.out, s.produced)).toList();

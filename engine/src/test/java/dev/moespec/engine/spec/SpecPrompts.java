@@ -46,6 +46,8 @@ final class SpecPrompts {
             case "draft_model" -> ",\"model\":\"demo-draft\"";
             case "eagle" -> ",\"model\":\"demo-eagle\"";
             case "medusa" -> ",\"model\":\"demo-medusa\"";
+            // eval.json's prompt lookup: the longest suffix n-gram with n = 5..2 (FORMAT.md §5.5)
+            case "ngram" -> ",\"prompt_lookup_min\":2,\"prompt_lookup_max\":5";
             default -> "";
         };
         return "{\"method\":\"" + method + "\",\"num_speculative_tokens\":" + k + model + "}";
