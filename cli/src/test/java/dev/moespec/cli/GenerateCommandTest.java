@@ -55,7 +55,7 @@ class GenerateCommandTest {
             zero max tokens      | --max-tokens        |0                               | max_tokens must be >= 1
             unknown device       | --device            |tpu                             | unknown --device 'tpu'
             cuda refused         | --device            |cuda                            | CUDA forward pass
-            speculative refused  | --speculative-config|{"method":"ngram","num_speculative_tokens":4}| issue 6
+            medusa k above heads | --speculative-config|{"method":"medusa","model":"demo-medusa","num_speculative_tokens":4}| at most 3
             bad speculative JSON | --speculative-config|{"method":"mtp",                | Malformed --speculative-config JSON
             unknown backend      | --moe-backend       |tritno                          | Did you mean 'triton'?
             missing model        | --model             |/nonexistent/model/dir          | /nonexistent/model/dir
