@@ -30,8 +30,9 @@ import java.util.OptionalLong;
 import java.util.concurrent.Callable;
 
 /**
- * {@code moespec bench spec}: greedy speculative decoding over the benchmark prompts ({@code spec-prompts.jsonl},
- * BOS + 128 bytes each) for every method × k. Per row: mean accepted tokens per verification step next to
+ * {@code moespec bench spec}: greedy speculative decoding over the benchmark prompts ({@code spec-prompts.jsonl}:
+ * 128 raw byte tokens each, cut from the middle of held-out files, used as stored — no BOS, like eval.json's
+ * 128-token prompts; {@code --bos} prepends one) for every method × k. Per row: mean accepted tokens per verification step next to
  * eval.json's figure, acceptance rate, the share of prompts whose output equals plain greedy decoding, and
  * tokens/s with and without speculation at batch 1 and at {@code --batch}. Registered under the {@code bench}
  * parent command.
@@ -76,6 +77,9 @@ final class BenchSpecCommand implements Callable<Integer> {
     @Option(names = "--kv-cache-memory", paramLabel = "BYTES", defaultValue = "268435456", description = "KV-cache budget per model (default: ${DEFAULT-VALUE}).")
     long kvCacheMemory;
 
+    @Option(names = "--bos", description = "Prepend the BOS token to every prompt (default: the ids as stored).")
+    boolean bos;
+
     @Option(names = "--json", description = "Print the results as JSON instead of a table.")
     boolean json;
 
@@ -101,7 +105,7 @@ final class BenchSpecCommand implements Callable<Integer> {
         for (int k : ks) if (k < 1) throw new UserInputException("--k values must be >= 1, got " + k);
         Path targetDir = BundledModels.demoTarget();
         Path promptFile = prompts != null ? prompts : targetDir.resolveSibling("spec-prompts.jsonl");
-        List<int[]> all = loadPrompts(promptFile, numPrompts);
+        List<int[]> all = loadPrompts(promptFile, numPrompts, bos);
         JsonNode eval = readEval(targetDir.resolveSibling("eval.json"));
         DeviceInfo device = DeviceInfo.cpu(DeviceSelection.detect().isCuda()
                 ? "the CUDA forward pass is not implemented yet; benchmarking the CPU path" : "no GPU");
@@ -219,7 +223,7 @@ final class BenchSpecCommand implements Callable<Integer> {
         return s.toString();
     }
 
-    static List<int[]> loadPrompts(Path file, int count) {
+    static List<int[]> loadPrompts(Path file, int count, boolean bos) {
         ObjectMapper mapper = new ObjectMapper();
         List<int[]> out = new ArrayList<>();
         List<String> lines;
@@ -234,9 +238,10 @@ final class BenchSpecCommand implements Callable<Integer> {
             try {
                 JsonNode ids = mapper.readTree(lines.get(i)).get("ids");
                 if (ids == null || !ids.isArray() || ids.isEmpty()) throw new IOException("no non-empty \"ids\" array");
-                int[] p = new int[ids.size() + 1];
-                p[0] = 256;  // BOS, as the demo family was trained and eval.json ran
-                for (int j = 0; j < ids.size(); j++) p[j + 1] = ids.get(j).asInt();
+                int offset = bos ? 1 : 0;
+                int[] p = new int[ids.size() + offset];
+                if (bos) p[0] = 256;  // the demo family's BOS / document separator
+                for (int j = 0; j < ids.size(); j++) p[j + offset] = ids.get(j).asInt();
                 out.add(p);
             } catch (IOException e) {
                 throw new UserInputException(file + " line " + (i + 1) + ": " + e.getMessage()

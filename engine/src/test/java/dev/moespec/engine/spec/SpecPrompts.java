@@ -14,7 +14,11 @@ import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.List;
 
-/** The benchmark prompts of models/spec-prompts.jsonl (BOS + 128 bytes each) and engines over the demo family. */
+/**
+ * The benchmark prompts of models/spec-prompts.jsonl and engines over the demo family. A prompt is its 128 raw byte
+ * tokens as stored ("no BOS": they are cut from the middle of files, as eval.json's 128-token prompts were), unless
+ * {@code -Dmoespec.spec.bos=true} prepends BOS.
+ */
 final class SpecPrompts {
     static final long KV = 16L << 20;
     static final int BOS = 256;
@@ -28,6 +32,10 @@ final class SpecPrompts {
             for (String line : Files.readAllLines(DemoModels.dir().resolve("spec-prompts.jsonl"))) {
                 if (line.isBlank() || prompts.size() == count) continue;
                 int[] ids = json.convertValue(json.readTree(line).get("ids"), int[].class);
+                if (!Boolean.getBoolean("moespec.spec.bos")) {
+                    prompts.add(ids);
+                    continue;
+                }
                 int[] p = new int[ids.length + 1];
                 p[0] = BOS;
                 System.arraycopy(ids, 0, p, 1, ids.length);
