@@ -129,7 +129,7 @@ extern "C" __global__ void fi_route_topk(const void* __restrict__ logits, int is
     }
 }
 
-// One block (1024 threads). Dynamic shared memory: 3 * E ints.
+// One block (1024 threads, E <= 512). Dynamic shared memory: 3 * E ints.
 //   ids          [n] expert of each (token, slot) entry, n = M * k
 //   sorted_rows  [capacity] for each padded position, the entry t*k+j it holds, or -1 (padding)
 //   block_expert [max_blocks] the expert of each BM-row block
@@ -145,25 +145,46 @@ extern "C" __global__ void fi_align(const int* __restrict__ ids, int n, int num_
     __syncthreads();
     for (int i = threadIdx.x; i < n; i += blockDim.x) atomicAdd(&count[ids[i]], 1);
     __syncthreads();
+    // Exclusive scan of the per-expert block counts, one expert per thread (E <= 512 < blockDim): a warp scan, then
+    // a scan of the 32 warp totals (round 1 ran this serially in one thread).
+    __shared__ int warp_first[32];
     __shared__ int total_rows;
-    if (threadIdx.x == 0) {  // E <= 1024: a serial scan is a few microseconds at most
-        int rows = 0, blocks = 0;
-        for (int e = 0; e < num_experts; ++e) {
-            offset[e] = rows;
-            const int nb = (count[e] + bm - 1) / bm;
-            for (int b = 0; b < nb; ++b) block_expert[blocks + b] = e;
-            blocks += nb;
-            rows += nb * bm;
+    const int e = threadIdx.x, lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+    const int nb = e < num_experts ? (count[e] + bm - 1) / bm : 0;
+    int incl = nb;
+#pragma unroll
+    for (int off = 1; off < 32; off <<= 1) {
+        const int v = __shfl_up_sync(0xffffffffu, incl, off);
+        if (lane >= off) incl += v;
+    }
+    if (lane == 31) warp_first[warp] = incl;
+    __syncthreads();
+    if (warp == 0) {
+        const int total = lane < (int)(blockDim.x / 32) ? warp_first[lane] : 0;
+        int t = total;
+#pragma unroll
+        for (int off = 1; off < 32; off <<= 1) {
+            const int v = __shfl_up_sync(0xffffffffu, t, off);
+            if (lane >= off) t += v;
         }
-        meta[0] = blocks;
-        meta[1] = rows;
-        total_rows = rows;
+        warp_first[lane] = t - total;
+    }
+    __syncthreads();
+    if (e < num_experts) {
+        const int first = warp_first[warp] + incl - nb;
+        offset[e] = first * bm;
+        for (int b = 0; b < nb; ++b) block_expert[first + b] = e;
+        if (e == num_experts - 1) {
+            meta[0] = first + nb;
+            meta[1] = (first + nb) * bm;
+            total_rows = (first + nb) * bm;
+        }
     }
     __syncthreads();
     for (int r = threadIdx.x; r < total_rows; r += blockDim.x) sorted_rows[r] = -1;
     __syncthreads();
     for (int i = threadIdx.x; i < n; i += blockDim.x) {
-        const int e = ids[i];
-        sorted_rows[offset[e] + atomicAdd(&cursor[e], 1)] = i;
+        const int ex = ids[i];
+        sorted_rows[offset[ex] + atomicAdd(&cursor[ex], 1)] = i;
     }
 }

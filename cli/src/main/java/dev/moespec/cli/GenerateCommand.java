@@ -3,6 +3,7 @@ package dev.moespec.cli;
 import dev.moespec.api.config.EngineConfig;
 import dev.moespec.api.config.ModelConfig;
 import dev.moespec.api.device.DeviceInfo;
+import dev.moespec.engine.cuda.CudaRunners;
 import dev.moespec.engine.device.DeviceSelection;
 import dev.moespec.engine.generate.GenerationResult;
 import dev.moespec.engine.generate.Generator;
@@ -23,20 +24,23 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.Callable;
 
 /**
- * {@code moespec generate}: loads a checkpoint, runs it on the CPU with the target's MoE binding, streams the
- * continuation of a prompt and ends with a summary (tokens/s, time to first token, MoE backend per role). With
+ * {@code moespec generate}: loads a checkpoint, runs it on the GPU ({@code --device auto} when one is usable, or
+ * {@code cuda}) or the CPU with the target's MoE binding resolved for that device, streams the continuation of a
+ * prompt and ends with a summary (tokens/s, time to first token, MoE backend per role). With
  * {@code --speculative-config} it runs speculative decoding with the method's proposer (its drafter on the draft
- * role's MoE binding) and adds the acceptance metrics; {@code --metrics-json} writes them as JSON. The CUDA
- * forward pass is a later issue: asking for it is refused with a reason.
+ * role's MoE binding) and adds the acceptance metrics; {@code --metrics-json} writes them as JSON. Speculative
+ * decoding runs on the CPU today (its GPU path is a later step).
  */
 @Command(name = "generate", mixinStandardHelpOptions = true,
         description = {"Generate a continuation of a prompt, streaming tokens as they come.",
-                "Runs on the CPU today (the CUDA forward pass is not implemented yet).",
-                "With --speculative-config, speculative decoding (draft_model, eagle, mtp, medusa, ngram or a plugin method)."})
+                "Runs on the GPU when one is usable (CUDA forward pass, decode steps as CUDA graphs), else on the CPU.",
+                "With --speculative-config, speculative decoding (draft_model, eagle, mtp, medusa, ngram or a plugin"
+                        + " method), on the CPU today."})
 final class GenerateCommand implements Callable<Integer> {
     static final String DEFAULT_PROMPT = "def fibonacci(n):\n";
 
@@ -101,12 +105,13 @@ final class GenerateCommand implements Callable<Integer> {
         Path dir = model != null ? model : BundledModels.demoTarget();
         EngineConfig config = EngineConfig.builder(ModelConfig.load(dir)).moeBackend(moeBackend)
                 .speculativeConfigJson(speculativeConfig).build();
-        DeviceInfo run = cpuDevice(where, err);
         if (config.speculative().isPresent()) {
-            return speculative(config, run, dir, params, out);
+            return speculative(config, speculativeDevice(where, err), dir, params, out);
         }
+        DeviceInfo run = device(where, err);
         try (Engine engine = Engine.build(config, run, Thread.currentThread().getContextClassLoader());
-             ModelRunner runner = engine.target().openRunner(kvCacheMemory)) {
+             ModelRunner runner = run.isCuda() ? CudaRunners.open(engine.target(), run.ordinal(), kvCacheMemory)
+                     : engine.target().openRunner(kvCacheMemory)) {
             var tokenizer = ByteLevelBpeTokenizer.load(dir);
             Generator generator = new Generator(runner, tokenizer);
             out.print(prompt);
@@ -171,18 +176,44 @@ final class GenerateCommand implements Callable<Integer> {
     }
 
     /**
-     * The device the engine is built for. Only the CPU forward pass exists: {@code cuda} is refused, {@code auto}
-     * says so when it finds a GPU and runs on the CPU, so the MoE binding is resolved for the CPU it really runs on.
+     * Speculative decoding runs on the CPU runner today: {@code cuda} is refused with that reason, {@code auto} says
+     * so when a GPU is present, so every role's MoE binding is resolved for the CPU it really runs on.
      */
-    private static DeviceInfo cpuDevice(String where, PrintWriter err) {
+    private static DeviceInfo speculativeDevice(String where, PrintWriter err) {
         if (where.equals("cuda")) {
-            throw new GpuPathNotImplementedException();
+            throw new UserInputException("--device cuda: speculative decoding runs on the CPU today (its GPU path is not"
+                    + " implemented yet); use --device cpu (or auto), or drop --speculative-config to generate on the GPU");
         }
         DeviceInfo detected = DeviceSelection.detect();
         if (detected.isCuda()) {
-            err.println("moespec: GPU path not implemented yet, running on CPU (found " + detected.describe() + ")");
+            err.println("moespec: speculative decoding runs on the CPU today (found " + detected.describe() + ")");
             err.flush();
-            return DeviceInfo.cpu("the CUDA forward pass is not implemented yet (issue 5)");
+            return DeviceInfo.cpu("speculative decoding runs on the CPU today");
+        }
+        return detected;
+    }
+
+    /**
+     * The device the engine is built for, so the MoE binding is resolved for the device it really runs on:
+     * {@code cpu}; {@code cuda} (refused with the reason when the CUDA forward pass cannot run here); {@code auto} =
+     * the GPU when the CUDA runner can use it, else the CPU, saying why when a GPU was found but cannot be used.
+     */
+    private static DeviceInfo device(String where, PrintWriter err) {
+        if (where.equals("cpu")) return DeviceInfo.cpu("--device cpu");
+        DeviceInfo detected = DeviceSelection.detect();
+        Optional<String> why = CudaRunners.unavailableReason();
+        if (where.equals("cuda")) {
+            if (why.isPresent()) {
+                throw new UserInputException("--device cuda: the CUDA forward pass cannot run here: " + why.get()
+                        + "; use --device cpu (or auto)");
+            }
+            return detected;
+        }
+        if (why.isEmpty() && detected.isCuda()) return detected;
+        if (detected.isCuda()) {
+            err.println("moespec: found " + detected.describe() + " but running on CPU: " + why.orElse(""));
+            err.flush();
+            return DeviceInfo.cpu(why.orElse("no GPU"));
         }
         return detected;
     }

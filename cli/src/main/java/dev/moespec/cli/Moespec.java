@@ -6,7 +6,8 @@ import picocli.CommandLine.Command;
 /** The {@code moespec} command. Every bad input exits 2 with one actionable line (see {@link CliErrors}). */
 @Command(name = "moespec", mixinStandardHelpOptions = true, versionProvider = Moespec.Version.class,
         description = "MoE inference with speculative decoding; MoE backends and proposers are plugins.",
-        subcommands = {PlanCommand.class, GenerateCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {PlanCommand.class, GenerateCommand.class, dev.moespec.cli.bench.BenchCommand.class,
+                CommandLine.HelpCommand.class})
 public final class Moespec {
 
     public static void main(String[] args) {

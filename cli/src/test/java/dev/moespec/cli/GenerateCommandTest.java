@@ -3,6 +3,7 @@ package dev.moespec.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.moespec.cuda.Cuda;
+import dev.moespec.engine.cuda.CudaRunners;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -40,11 +41,23 @@ class GenerateCommandTest {
     }
 
     @Test
-    void autoSaysWhenItFallsBackFromAGpu() {
+    void autoRunsOnTheGpuWhenTheCudaRunnerCanElseOnTheCpu() {
         Run r = generate("--max-tokens", "2", "--prompt", "x", "--temperature", "0.7", "--top-k", "5", "--top-p", "0.9", "--seed", "3");
         assertEquals(0, r.exit, r.err);
-        boolean gpu = Cuda.detectDevice().isCuda();
-        assertEquals(gpu, r.err.contains("GPU path not implemented yet, running on CPU"), r.err);
+        boolean gpu = Cuda.detectDevice().isCuda() && CudaRunners.unavailableReason().isEmpty();
+        if (gpu) assertTrue(r.out.contains(" on " + Cuda.detectDevice().name() + " | "), r.out);
+        assertEquals(!gpu, r.out.contains(" on cpu | "), r.out);
+        // a GPU that is there but cannot be used is named, with the reason, never silently skipped
+        assertEquals(Cuda.detectDevice().isCuda() && !gpu, r.err.contains("but running on CPU"), r.err);
+    }
+
+    @Test
+    void cudaIsRefusedWithTheReasonWhereTheCudaRunnerCannotRun() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(CudaRunners.unavailableReason().isPresent(), "the CUDA runner can run here");
+        Run r = generate("--device", "cuda", "--max-tokens", "2");
+        assertEquals(2, r.exit, r.out + r.err);
+        assertTrue(r.err.startsWith("moespec: --device cuda: the CUDA forward pass cannot run here: "
+                + CudaRunners.unavailableReason().get()), r.err);
     }
 
     @ParameterizedTest(name = "{0}")
@@ -54,7 +67,6 @@ class GenerateCommandTest {
             top-k below -1       | --top-k             |-3                              | top_k must be
             zero max tokens      | --max-tokens        |0                               | max_tokens must be >= 1
             unknown device       | --device            |tpu                             | unknown --device 'tpu'
-            cuda refused         | --device            |cuda                            | CUDA forward pass
             medusa k above heads | --speculative-config|{"method":"medusa","model":"demo-medusa","num_speculative_tokens":4}| at most 3
             bad speculative JSON | --speculative-config|{"method":"mtp",                | Malformed --speculative-config JSON
             unknown backend      | --moe-backend       |tritno                          | Did you mean 'triton'?

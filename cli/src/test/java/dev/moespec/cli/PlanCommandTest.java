@@ -44,7 +44,8 @@ class PlanCommandTest {
         assertTrue(r.out.matches("(?s).*draft\\s*:\\s*triton\\s+\\[PINNED].*"), r.out);
         assertTrue(r.out.contains("[draft] demo-mtp"), r.out);
         assertTrue(r.out.contains("bf16"), r.out);
-        assertTrue(r.out.contains("create() refuses: NOT_IMPLEMENTED"), r.out);
+        assertTrue(r.out.matches("(?s).*kernel\\s+both\\s+flashinfer_trtllm\\s+ready.*"), r.out);
+        assertTrue(r.out.matches("(?s).*kernel\\s+both\\s+triton\\s+ready.*"), r.out);
     }
 
     @Test

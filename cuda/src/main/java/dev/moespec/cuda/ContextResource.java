@@ -7,7 +7,7 @@ import dev.moespec.cuda.internal.DriverLibrary;
  * {@link #close()} is idempotent and thread-safe; any other use after close throws
  * {@link IllegalStateException}. Closing the context closes its resources first.
  */
-abstract sealed class ContextResource implements AutoCloseable permits DeviceBuffer, CudaStream, CudaEvent, CudaModule {
+abstract sealed class ContextResource implements AutoCloseable permits DeviceBuffer, CudaStream, CudaEvent, CudaModule, CudaGraph {
     final CudaContext context;
     private volatile boolean closed;
 

@@ -39,16 +39,13 @@ public final class CudaFunction {
      *                       memory); errors inside the kernel surface at the next synchronization
      */
     public void launch(Dim3 grid, Dim3 block, int sharedMemBytes, CudaStream stream, KernelArgs args) {
-        Objects.requireNonNull(grid, "grid");
-        Objects.requireNonNull(block, "block");
-        Objects.requireNonNull(args, "args");
-        if (sharedMemBytes < 0) throw new IllegalArgumentException("sharedMemBytes must be >= 0, got " + sharedMemBytes);
         launch(grid, block, sharedMemBytes, CudaStream.handleOf(stream, module.context()), args);
     }
 
     /**
      * Like {@link #launch(Dim3, Dim3, int, CudaStream, KernelArgs)} on a raw {@code CUstream} handle (0 = the legacy
-     * default stream): the MoE SPI hands kernels a {@code long} stream that this module did not create.
+     * default stream): the MoE SPI hands kernels a {@code long} stream ({@code MoeKernel.forward(..., long stream)})
+     * that this module did not create. The stream must belong to this function's context.
      */
     public void launch(Dim3 grid, Dim3 block, int sharedMemBytes, long stream, KernelArgs args) {
         Objects.requireNonNull(grid, "grid");
@@ -56,10 +53,9 @@ public final class CudaFunction {
         Objects.requireNonNull(args, "args");
         if (sharedMemBytes < 0) throw new IllegalArgumentException("sharedMemBytes must be >= 0, got " + sharedMemBytes);
         CudaContext context = module.context();
-        long s = stream;
         try (Arena arena = Arena.ofConfined()) {
             module.enter().launchKernel(handle, grid.x(), grid.y(), grid.z(), block.x(), block.y(), block.z(),
-                    sharedMemBytes, s, args.pack(arena));
+                    sharedMemBytes, stream, args.pack(arena));
         } catch (CudaException e) {
             throw e.withDetail(launchDetail(grid, block, sharedMemBytes, args, context.limits()));
         }

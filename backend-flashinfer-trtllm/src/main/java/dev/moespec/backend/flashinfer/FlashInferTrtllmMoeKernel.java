@@ -30,11 +30,14 @@ import java.util.Set;
  */
 public final class FlashInferTrtllmMoeKernel implements StagedMoeKernel {
 
+    /** System property: {@code false} keeps prefill on the mma.sync kernels on sm_90 too (for A/B measurements). */
+    public static final String WGMMA_PROPERTY = "moespec.flashinfer.wgmma";
+
     private final MoeLayerSpec layer;
     private final Device device; // null in plan-only mode
     private DeviceExpertWeights weights;
     private LaunchPlan routed;    // the plan of the last route(), null before the first
-    private int forcedBm;        // 0: heuristic; tuning may force 16 or 64
+    private int forcedBm;        // 0: heuristic; tuning may force 16, 64 or 128
 
     private FlashInferTrtllmMoeKernel(MoeLayerSpec layer, Device device) {
         this.layer = layer;
@@ -61,10 +64,24 @@ public final class FlashInferTrtllmMoeKernel implements StagedMoeKernel {
         return layer;
     }
 
-    /** Forces the GEMM tile height (16 or 64) instead of the heuristic; 0 restores it. For tuning runs. */
+    /**
+     * Forces the GEMM tile height instead of the heuristic: 16 or 64 (mma.sync kernels), 128 (wgmma kernels, sm_90
+     * only); 0 restores it. For tuning runs and tests.
+     */
     public void forceTileRows(int bm) {
-        if (bm != 0 && bm != 16 && bm != 64) throw new IllegalArgumentException("tile rows must be 0 (auto), 16 or 64, got " + bm);
+        if (bm != 0 && bm != 16 && bm != 64 && bm != 128) {
+            throw new IllegalArgumentException("tile rows must be 0 (auto), 16, 64 or 128, got " + bm);
+        }
+        if (bm == 128 && device != null && !device.wgmma) {
+            throw new IllegalArgumentException("tile rows 128 need the wgmma kernels, which run on sm_90 only; this device is sm_"
+                    + device.ctx.info().sm() + " (use 16 or 64)");
+        }
         this.forcedBm = bm;
+    }
+
+    /** Whether prefill runs the sm_90a wgmma kernels on this device (false in plan-only mode). */
+    public boolean usesWgmma() {
+        return device != null && device.wgmma;
     }
 
     @Override
@@ -105,7 +122,7 @@ public final class FlashInferTrtllmMoeKernel implements StagedMoeKernel {
                     + layer.maxTokens() + "; split the batch or create the kernel with MoeLayerSpec.withMaxTokens(" + m + ")");
         }
         Device d = requireReady("route");
-        LaunchPlan plan = LaunchPlan.of(layer, (int) m, d.multiprocessors, forcedBm);
+        LaunchPlan plan = LaunchPlan.of(layer, (int) m, d.multiprocessors, d.wgmma, forcedBm);
         routed = plan;
         if (m == 0) return;
         d.launchRoute(layer, plan, routerLogits, stream);
@@ -160,8 +177,10 @@ public final class FlashInferTrtllmMoeKernel implements StagedMoeKernel {
         final Workspace ws;
         final boolean block;
         final int stages;
+        final boolean wgmma; // sm_90: the 128-row wgmma kernels serve prefill
         final CudaFunction routeTopk, align, quantHiddenBlock, amaxPartial, amaxFinalize, quantTensorBf16, quantTensorF32,
                 finalizeOut, gemm1Bm16, gemm1Bm64, gemm2Bm16, gemm2Bm64;
+        final CudaFunction gemm1Wg, gemm2Wg; // null unless wgmma
 
         private Device(CudaContext ctx, MoeLayerSpec layer, CudaModule module) {
             this.ctx = ctx;
@@ -182,6 +201,17 @@ public final class FlashInferTrtllmMoeKernel implements StagedMoeKernel {
             gemm1Bm64 = gemm(module, "fi_gemm1_" + q + "_bm64_s" + stages, stageBytes(64, 256));
             gemm2Bm16 = gemm(module, "fi_gemm2_" + q + "_bm16_s" + stages, stageBytes(16, 128));
             gemm2Bm64 = gemm(module, "fi_gemm2_" + q + "_bm64_s" + stages, stageBytes(64, 128));
+            // sm_90a SASS runs on sm_90 only (not on later majors); moespec.flashinfer.wgmma=false forces mma.sync (A/B runs)
+            this.wgmma = ctx.info().smMajor() == 9 && ctx.info().smMinor() == 0
+                    && !"false".equalsIgnoreCase(System.getProperty(WGMMA_PROPERTY, "true"));
+            if (wgmma) {
+                gemm1Wg = module.function("fi_gemm1_" + q + "_wg");
+                gemm1Wg.setMaxDynamicSharedMemory(WGMMA_SMEM_BYTES);
+                gemm2Wg = module.function("fi_gemm2_" + q + "_wg");
+                gemm2Wg.setMaxDynamicSharedMemory(WGMMA_SMEM_BYTES);
+            } else {
+                gemm1Wg = gemm2Wg = null;
+            }
             this.ws = new Workspace(ctx, layer);
         }
 
@@ -195,6 +225,9 @@ public final class FlashInferTrtllmMoeKernel implements StagedMoeKernel {
                 throw e;
             }
         }
+
+        /** The wgmma kernels' dynamic shared memory: 6 stages of 33 KiB (A, B, scales) + 1 KiB to align to 1024. */
+        static final int WGMMA_SMEM_BYTES = 6 * 33 * 1024 + 1024;
 
         /** Shared memory of one pipeline stage: A and B tiles of 128 bytes per row, BM activation scales, 2 weight scales. */
         static int stageBytes(int bm, int bn) {
@@ -249,9 +282,19 @@ public final class FlashInferTrtllmMoeKernel implements StagedMoeKernel {
                         KernelArgs.create().ptr(hiddenAddr).i64(mh).ptr(ws.hiddenScale.address()).ptr(ws.hiddenQ).ptr(ws.outAcc));
             }
             // 2. GEMM 1 + SwiGLU (+ block re-quantisation of the intermediate)
-            boolean small = plan.bm() == 16;
             int g1Grid = plan.maxBlocks() * plan.gemm1Tiles();
-            (small ? gemm1Bm16 : gemm1Bm64).launch(Dim3.of(g1Grid), Dim3.of(256), stageBytes(plan.bm(), 256) * stages, stream,
+            CudaFunction g1 = switch (plan.bm()) {
+                case 16 -> gemm1Bm16;
+                case 64 -> gemm1Bm64;
+                default -> gemm1Wg;
+            };
+            CudaFunction g2 = switch (plan.bm()) {
+                case 16 -> gemm2Bm16;
+                case 64 -> gemm2Bm64;
+                default -> gemm2Wg;
+            };
+            boolean wg = plan.bm() == 128;
+            g1.launch(Dim3.of(g1Grid), Dim3.of(256), wg ? WGMMA_SMEM_BYTES : stageBytes(plan.bm(), 256) * stages, stream,
                     KernelArgs.create().ptr(ws.hiddenQ).ptr(ws.hiddenScale).ptr(w.w13()).ptr(w.w13Scale())
                             .ptr(ws.sortedRows).ptr(ws.blockExpert).ptr(ws.meta).i32(k).i32(h).i32(i)
                             .ptr(ws.inter).ptr(ws.interScale));
@@ -265,8 +308,8 @@ public final class FlashInferTrtllmMoeKernel implements StagedMoeKernel {
                         KernelArgs.create().ptr(ws.inter).ptr(ws.meta).i32(i).ptr(interScaleAddr).ptr(ws.interQ));
             }
             // 4. GEMM 2 with router weights, accumulated over top-k (and split-K) into the fp32 output
-            (small ? gemm2Bm16 : gemm2Bm64).launch(Dim3.of(plan.maxBlocks() * plan.gemm2Tiles(), plan.splits()), Dim3.of(256),
-                    stageBytes(plan.bm(), 128) * stages, stream,
+            g2.launch(Dim3.of(plan.maxBlocks() * plan.gemm2Tiles(), plan.splits()), Dim3.of(256),
+                    wg ? WGMMA_SMEM_BYTES : stageBytes(plan.bm(), 128) * stages, stream,
                     KernelArgs.create().ptr(ws.interQ).ptr(block ? ws.interScale.address() : interScaleAddr).ptr(w.w2()).ptr(w.w2Scale())
                             .ptr(ws.sortedRows).ptr(ws.blockExpert).ptr(ws.meta).i32(k).ptr(ws.topkWeights).i32(i).i32(h)
                             .i32(plan.ktPerSplit()).ptr(ws.outAcc));

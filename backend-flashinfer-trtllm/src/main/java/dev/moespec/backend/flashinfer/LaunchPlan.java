@@ -7,7 +7,8 @@ import dev.moespec.moe.MoeLayerSpec;
  * grids are sized for the most BM-row blocks the alignment can produce, and CTAs past the real count exit at once.
  *
  * @param tokens      M
- * @param bm          GEMM tile height: 16 for decode-like calls (few rows per expert: weight streaming), else 64
+ * @param bm          GEMM tile height: 16 for decode-like calls (few rows per expert: weight streaming); on sm_90,
+ *                    128 (the wgmma kernels) once experts average {@value #WGMMA_ROWS_PER_EXPERT} rows; else 64
  * @param maxBlocks   an upper bound on the BM-row blocks: {@code ceil(M*k / bm) + min(E, M*k)}
  * @param gemm1Tiles  CTAs of GEMM 1 per block row: {@code ceil(I / 128)} (128 intermediate columns each)
  * @param gemm2Tiles  CTAs of GEMM 2 per block row: {@code ceil(H / 128)}
@@ -19,14 +20,30 @@ record LaunchPlan(int tokens, int bm, int maxBlocks, int gemm1Tiles, int gemm2Ti
     /** Rows per expert (on average) up to which the 16-row tiles are used. */
     static final int SMALL_TILE_ROWS_PER_EXPERT = 32;
 
-    static LaunchPlan of(MoeLayerSpec layer, int tokens, int multiprocessors) {
-        return of(layer, tokens, multiprocessors, 0);
+    /**
+     * Rows per expert (on average) from which the 128-row wgmma tiles are used where the device has them: at half
+     * full tiles the wgmma path still does the useful work faster than 64-row mma.sync tiles do (round 1 measured
+     * 150-255 TFLOP/s on mma.sync; wgmma's ceiling is about 4x that).
+     */
+    static final int WGMMA_ROWS_PER_EXPERT = 64;
+
+    static LaunchPlan of(MoeLayerSpec layer, int tokens, int multiprocessors, boolean wgmma) {
+        return of(layer, tokens, multiprocessors, wgmma, 0);
     }
 
-    /** @param forcedBm 16 or 64 to override the choice (tuning), 0 for the heuristic */
-    static LaunchPlan of(MoeLayerSpec layer, int tokens, int multiprocessors, int forcedBm) {
+    /**
+     * @param wgmma    the device runs the sm_90a wgmma kernels (tile height 128)
+     * @param forcedBm 16, 64 or (with wgmma) 128 to override the choice (tuning), 0 for the heuristic
+     */
+    static LaunchPlan of(MoeLayerSpec layer, int tokens, int multiprocessors, boolean wgmma, int forcedBm) {
+        if (forcedBm == 128 && !wgmma) {
+            throw new IllegalArgumentException("tile rows 128 need the wgmma kernels, i.e. an sm_90 device; use 16 or 64 here");
+        }
         long rows = (long) tokens * layer.topK();
-        int bm = forcedBm != 0 ? forcedBm : rows <= (long) SMALL_TILE_ROWS_PER_EXPERT * layer.numExperts() ? 16 : 64;
+        long e = layer.numExperts();
+        int bm = forcedBm != 0 ? forcedBm
+                : rows <= SMALL_TILE_ROWS_PER_EXPERT * e ? 16
+                : wgmma && rows >= WGMMA_ROWS_PER_EXPERT * e ? 128 : 64;
         int maxBlocks = Math.toIntExact(ceilDiv(rows, bm) + Math.min(layer.numExperts(), rows));
         int g1 = ceilDiv(layer.intermediateSize(), 128);
         int g2 = ceilDiv(layer.hiddenSize(), 128);
@@ -39,10 +56,13 @@ record LaunchPlan(int tokens, int bm, int maxBlocks, int gemm1Tiles, int gemm2Ti
         return new LaunchPlan(tokens, bm, maxBlocks, g1, g2, splits, perSplit);
     }
 
-    /** Padded-row capacity the workspace needs for any M up to {@code maxTokens} and either tile height. */
+    /** The tallest tile: the wgmma kernels' 128 rows. */
+    static final int MAX_BM = 128;
+
+    /** Padded-row capacity the workspace needs for any M up to {@code maxTokens} and any tile height. */
     static long rowCapacity(MoeLayerSpec layer) {
         long rows = (long) layer.maxTokens() * layer.topK();
-        return ceilDiv(rows + (long) layer.numExperts() * 63, 64) * 64;
+        return ceilDiv(rows + (long) layer.numExperts() * (MAX_BM - 1), MAX_BM) * MAX_BM;
     }
 
     /** The most BM-row blocks any call can make (16-row tiles, maxTokens). */

@@ -98,7 +98,7 @@ public final class FlashInferMoeTuning {
                             String tag = q == QuantScheme.FP8_BLOCK_128 ? "fp8block" : "fp8";
                             Double pb = peer.get(s.name() + "|fp8block|" + m), pt = peer.get(s.name() + "|fp8|" + m);
                             double tflops = 2.0 * m * s.topk() * (3.0 * s.h() * s.i()) / (ex * 1e-6) / 1e12;
-                            int bm = LaunchPlan.of(layer, m, device.multiprocessors()).bm();
+                            int bm = LaunchPlan.of(layer, m, device.multiprocessors(), kernel.usesWgmma()).bm();
                             table.add(String.format(Locale.ROOT, "| %s | %s | %d | %d | %.1f | %.1f | %s | %s | %s | %s | %.1f |", s.name(), tag, m, bm,
                                     ro, ex, fmt(pb), ratio(pb, ex), fmt(pt), ratio(pt, ex), tflops));
                             System.out.println(table.getLast());

@@ -49,12 +49,17 @@ class FlashInferVsReferenceGpuTest {
         for (int e = 0; e < bias.length; e++) bias[e] = (float) (Fp8TestWeights.gauss(r) * 0.1);
         Routing grouped = new Routing.SigmoidGroupedTopK(8, 3, true, 2.5f, bias);
         Routing softmax = new Routing.SoftmaxTopK(true);
-        return Stream.of(QuantScheme.FP8_BLOCK_128, QuantScheme.FP8_PER_TENSOR).flatMap(q -> Stream.of(
+        return Stream.concat(Stream.of(QuantScheme.FP8_BLOCK_128, QuantScheme.FP8_PER_TENSOR).flatMap(q -> Stream.of(
                 Arguments.of(new MoeLayerSpec(64, 6, 512, 384, MoeLayerSpec.Activation.SILU, grouped, q, 300), 300, 0),
                 Arguments.of(new MoeLayerSpec(64, 6, 512, 384, MoeLayerSpec.Activation.SILU, grouped, q, 300), 3, 0),
                 Arguments.of(new MoeLayerSpec(8, 2, 384, 1024, MoeLayerSpec.Activation.SILU, softmax, q, 300), 300, 16),
                 Arguments.of(new MoeLayerSpec(8, 2, 384, 1024, MoeLayerSpec.Activation.SILU, softmax, q, 300), 5, 64),
-                Arguments.of(new MoeLayerSpec(8, 2, 384, 1024, MoeLayerSpec.Activation.SILU, new Routing.SoftmaxTopK(false), q, 300), 33, 0)));
+                Arguments.of(new MoeLayerSpec(8, 2, 384, 1024, MoeLayerSpec.Activation.SILU, new Routing.SoftmaxTopK(false), q, 300), 33, 0),
+                // 128-row wgmma tiles (sm_90): several blocks per expert, partial last blocks, 3 GEMM 1 column tiles
+                Arguments.of(new MoeLayerSpec(8, 2, 384, 1024, MoeLayerSpec.Activation.SILU, softmax, q, 1000), 1000, 128),
+                Arguments.of(new MoeLayerSpec(64, 6, 512, 384, MoeLayerSpec.Activation.SILU, grouped, q, 300), 300, 128))),
+                // per-tensor only: H and I not multiples of 128 (partial K tiles, partial N tiles) on wgmma tiles
+                Stream.of(Arguments.of(new MoeLayerSpec(8, 2, 400, 1040, MoeLayerSpec.Activation.SILU, softmax, QuantScheme.FP8_PER_TENSOR, 700), 700, 128)));
     }
 
     @ParameterizedTest(name = "{0} M={1} bm={2}")
@@ -78,6 +83,7 @@ class FlashInferVsReferenceGpuTest {
             }
             var gpu = new KernelContext(ModelRole.TARGET, Cuda.detectDevice(), false);
             try (FlashInferTrtllmMoeKernel kernel = (FlashInferTrtllmMoeKernel) new FlashInferTrtllmMoeBackendProvider().create(layer, gpu)) {
+                Assumptions.assumeTrue(bm != 128 || kernel.usesWgmma(), "128-row tiles are the wgmma kernels: sm_90 only");
                 kernel.forceTileRows(bm);
                 kernel.loadWeights(weights);
                 new DeviceHarness(Cuda.detectDevice().ordinal()).forward(kernel, hidden, routerLogits, out);

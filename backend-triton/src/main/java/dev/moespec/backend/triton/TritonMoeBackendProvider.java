@@ -28,8 +28,8 @@ import dev.moespec.moe.Routing;
  *       evenly → else {@link Reason#UNSUPPORTED_ROUTING};</li>
  *   <li>the module's fatbin on the class path → else {@link Reason#NO_KERNELS}.</li>
  * </ol>
- * Only the routing kernels exist so far ({@code src/main/cuda/moe_routing.cu}); {@link #create} therefore
- * refuses every eligible layer with {@link Reason#NOT_IMPLEMENTED}, which {@code moespec plan} shows.
+ * {@link #create} returns a {@link TritonMoeKernel} for every eligible layer; it touches the device only at
+ * {@code loadWeights}, so plan-only callers create kernels on any machine.
  */
 public final class TritonMoeBackendProvider implements MoeBackendProvider {
 
@@ -45,20 +45,25 @@ public final class TritonMoeBackendProvider implements MoeBackendProvider {
     static final int MAX_TOP_K = 32;
     static final int MAX_GROUPS = 32;
 
-    static final Eligibility.Rejected NOT_IMPLEMENTED = Eligibility.rejected(Reason.NOT_IMPLEMENTED,
-            "triton's fused-MoE CUDA kernels (grouped GEMMs, SwiGLU, reduction) are not implemented yet; only its "
-                    + "routing kernel is built. Use --moe-backend auto (cpu_reference on CPU) meanwhile.");
-
     private final boolean kernelsPresent;
+    private final ClassLoader kernelLoader;
+    /** Tests: run FP8 layers on the dequantise-at-load path (what sm_80-88 do) on any device. */
+    private final boolean forceDequantise;
 
     /** The ServiceLoader constructor: looks for the fatbin next to this class. */
     public TritonMoeBackendProvider() {
-        this.kernelsPresent = CudaModule.hasKernels(getClass().getClassLoader(), ARTIFACT_ID);
+        this(TritonMoeBackendProvider.class.getClassLoader(), false);
     }
 
     /** Looks for the fatbin in {@code kernelLoader} instead (tests: a loader without it). */
     TritonMoeBackendProvider(ClassLoader kernelLoader) {
+        this(kernelLoader, false);
+    }
+
+    TritonMoeBackendProvider(ClassLoader kernelLoader, boolean forceDequantise) {
+        this.kernelLoader = kernelLoader;
         this.kernelsPresent = CudaModule.hasKernels(kernelLoader, ARTIFACT_ID);
+        this.forceDequantise = forceDequantise;
     }
 
     @Override
@@ -128,19 +133,29 @@ public final class TritonMoeBackendProvider implements MoeBackendProvider {
                 return Eligibility.rejected(Reason.UNSUPPORTED_ROUTING, "sigmoid grouped routing needs the E=%d experts to split evenly into %d groups"
                         .formatted(layer.numExperts(), grouped.numGroups()));
             }
+            if (grouped.correctionBias().length != layer.numExperts()) {
+                return Eligibility.rejected(Reason.UNSUPPORTED_ROUTING, "sigmoid grouped routing needs one correction bias per expert: %d biases for E=%d"
+                        .formatted(grouped.correctionBias().length, layer.numExperts()));
+            }
+            int selectable = grouped.topKGroups() * (layer.numExperts() / grouped.numGroups());
+            if (layer.topK() > selectable) {
+                return Eligibility.rejected(Reason.UNSUPPORTED_ROUTING, "top-%d cannot be taken from %d groups of %d experts"
+                        .formatted(layer.topK(), grouped.topKGroups(), layer.numExperts() / grouped.numGroups()));
+            }
         }
         return Eligibility.eligible();
     }
 
     /**
-     * Always refuses for now: with the layer's own rejection when {@link #check} fails, else with
-     * {@link Reason#NOT_IMPLEMENTED} (also in plan-only mode, so that {@code moespec plan} tells the truth).
+     * A {@link TritonMoeKernel} for an eligible layer (refused with the layer's rejection otherwise). Allocates nothing:
+     * the device is opened and memory allocated at {@code loadWeights}, so plan-only callers are served too.
      */
     @Override
     public MoeKernel create(MoeLayerSpec layer, KernelContext context) throws MoeKernelUnavailableException {
         if (check(layer, context.device()) instanceof Eligibility.Rejected rejected) {
             throw new MoeKernelUnavailableException(NAME, rejected);
         }
-        throw new MoeKernelUnavailableException(NAME, NOT_IMPLEMENTED);
+        TritonNumerics numerics = TritonNumerics.of(layer, context.device().sm(), forceDequantise);
+        return new TritonMoeKernel(layer, context.device().ordinal(), numerics, kernelLoader);
     }
 }

@@ -165,7 +165,7 @@ class TritonMoeBackendProviderTest {
     }
 
     @Test
-    void withNvccTheFatbinIsBuiltIntoTheJarWithTheRoutingKernels() throws IOException {
+    void withNvccTheFatbinIsBuiltIntoTheJarWithEveryStage() throws IOException {
         URL fatbin = TritonMoeBackendProvider.class.getClassLoader().getResource(FATBIN);
         if (!KernelBuild.nvccWasAvailable()) {
             assertEquals(null, fatbin);
@@ -175,19 +175,49 @@ class TritonMoeBackendProviderTest {
         try (InputStream in = fatbin.openStream()) {
             String bytes = new String(in.readAllBytes(), StandardCharsets.ISO_8859_1);
             assertTrue(bytes.contains("moe_softmax_topk"), "fatbin lacks the softmax top-k routing kernel");
-            assertTrue(bytes.contains("moe_align_histogram"), "fatbin lacks the alignment histogram kernel");
+            for (String kernel : new String[]{"moe_sigmoid_grouped_topk", "moe_align", "moe_quant_rows_e4m3", "moe_decode_gemm1_bf16_t1",
+                    "moe_decode_gemm2_e4m3_t16", "moe_gemm1_bf16", "moe_gemm2_e4m3", "moe_reduce_topk"}) {
+                assertTrue(bytes.contains(kernel), "fatbin lacks " + kernel);
+            }
         }
     }
 
     @ParameterizedTest
     @ValueSource(booleans = {false, true})
-    void createRefusesEligibleLayersWithNotImplemented(boolean planOnly) {
+    void createReturnsAKernelWithoutTouchingTheDevice(boolean planOnly) throws MoeKernelUnavailableException {
+        // an assumed H100 on a machine that may have no GPU at all: nothing may be opened or allocated before loadWeights
         var context = new KernelContext(ModelRole.TARGET, DeviceProfiles.H100, planOnly);
-        var e = assertThrows(MoeKernelUnavailableException.class, () -> triton.create(layer(QuantScheme.BF16), context));
-        assertEquals(Reason.NOT_IMPLEMENTED, e.rejection().reason());
-        assertTrue(e.rejection().detail().startsWith("triton's fused-MoE CUDA kernels (grouped GEMMs, SwiGLU, reduction) are not implemented yet"),
-                e.rejection().detail());
-        assertTrue(e.getMessage().contains("MoE backend 'triton' cannot create a kernel"), e.getMessage());
+        try (var kernel = triton.create(layer(QuantScheme.BF16), context)) {
+            assertEquals("triton", kernel.backend());
+            assertEquals(layer(QuantScheme.BF16), kernel.layer());
+            assertInstanceOf(dev.moespec.moe.StagedMoeKernel.class, kernel);
+            var e = assertThrows(IllegalStateException.class, () -> kernel.forward(
+                    dev.moespec.api.tensor.Tensor.device(dev.moespec.api.tensor.DType.BF16, 0, 1, 256),
+                    dev.moespec.api.tensor.Tensor.device(dev.moespec.api.tensor.DType.F32, 0, 1, 16),
+                    dev.moespec.api.tensor.Tensor.device(dev.moespec.api.tensor.DType.BF16, 0, 1, 256), 0L));
+            assertTrue(e.getMessage().contains("call loadWeights first"), e.getMessage());
+        }
+    }
+
+    @Test
+    void fp8LayersRunNativelyFromSm89AndDequantisedBelowOrForBlockScales() {
+        MoeLayerSpec perTensor = layer(QuantScheme.FP8_PER_TENSOR);
+        assertTrue(TritonNumerics.of(perTensor, 90, false).fp8Gemm());
+        assertTrue(TritonNumerics.of(layer(QuantScheme.FP8_PER_CHANNEL), 89, false).fp8Gemm());
+        assertTrue(TritonNumerics.of(perTensor, 80, false).dequantised());
+        assertTrue(TritonNumerics.of(layer(QuantScheme.FP8_BLOCK_128), 90, false).dequantised());
+        assertEquals(TritonNumerics.ActivationQuant.NONE, TritonNumerics.of(layer(QuantScheme.BF16), 90, false).activation());
+        // FP8 rows padded to whole 16-byte vectors; BF16 rows are already (H, I are multiples of 8)
+        assertEquals(48, TritonNumerics.of(perTensor, 90, false).padK(40));
+        assertEquals(40, TritonNumerics.of(layer(QuantScheme.BF16), 90, false).padK(40));
+    }
+
+    @Test
+    void groupedRoutingThatCannotFillTopKIsUnsupportedRouting() {
+        Routing routing = new Routing.SigmoidGroupedTopK(8, 1, true, 1f, new float[64]);
+        MoeLayerSpec l = new MoeLayerSpec(64, 9, 256, 128, MoeLayerSpec.Activation.SILU, routing, QuantScheme.BF16, 8);
+        Eligibility.Rejected r = rejected(triton.check(l, DeviceProfiles.H100), Reason.UNSUPPORTED_ROUTING);
+        assertEquals("top-9 cannot be taken from 1 groups of 8 experts", r.detail());
     }
 
     @Test

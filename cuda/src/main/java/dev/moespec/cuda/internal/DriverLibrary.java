@@ -94,6 +94,9 @@ public final class DriverLibrary {
             cuMemsetD8, cuMemcpyHtoDAsync, cuMemcpyDtoHAsync, cuMemGetInfo, cuStreamCreate, cuStreamDestroy,
             cuStreamSynchronize, cuEventCreate, cuEventRecord, cuEventSynchronize, cuEventElapsedTime,
             cuEventDestroy, cuGetErrorName, cuGetErrorString;
+    // CUDA graphs: stream capture, instantiation, replay.
+    private final MethodHandle cuStreamBeginCapture, cuStreamEndCapture, cuGraphInstantiateWithFlags, cuGraphLaunch,
+            cuGraphExecDestroy, cuGraphDestroy;
 
     private DriverLibrary(String library, SymbolLookup lookup) throws MissingSymbolException {
         this.library = library;
@@ -139,6 +142,13 @@ public final class DriverLibrary {
         eventElapsedTimeName = b.firstPresent("cuEventElapsedTime_v2", "cuEventElapsedTime");
         cuEventElapsedTime = b.bind(eventElapsedTimeName, ADDRESS, JAVA_LONG, JAVA_LONG);
         cuEventDestroy = b.bind("cuEventDestroy_v2", JAVA_LONG);
+        // _v2 (CUDA 10.1+) takes the capture mode; cuda.h maps cuStreamBeginCapture to it.
+        cuStreamBeginCapture = b.bind("cuStreamBeginCapture_v2", JAVA_LONG, JAVA_INT);
+        cuStreamEndCapture = b.bind("cuStreamEndCapture", JAVA_LONG, ADDRESS);
+        cuGraphInstantiateWithFlags = b.bind("cuGraphInstantiateWithFlags", ADDRESS, JAVA_LONG, JAVA_LONG);
+        cuGraphLaunch = b.bind("cuGraphLaunch", JAVA_LONG, JAVA_LONG);
+        cuGraphExecDestroy = b.bind("cuGraphExecDestroy", JAVA_LONG);
+        cuGraphDestroy = b.bind("cuGraphDestroy", JAVA_LONG);
     }
 
     /** The library this binding was loaded from. */
@@ -315,6 +325,43 @@ public final class DriverLibrary {
 
     public void eventDestroy(long event) {
         check("cuEventDestroy_v2", () -> (int) cuEventDestroy.invokeExact(event));
+    }
+
+    // ---- graphs ----
+
+    /** {@code CU_STREAM_CAPTURE_MODE_GLOBAL}: unsafe calls (synchronous copies, allocation) fail on every thread while capturing. */
+    public static final int STREAM_CAPTURE_MODE_GLOBAL = 0;
+
+    public void streamBeginCapture(long stream, int mode) {
+        check("cuStreamBeginCapture_v2", () -> (int) cuStreamBeginCapture.invokeExact(stream, mode));
+    }
+
+    /** Ends the capture and returns the {@code CUgraph}; fails (capture invalidated) when an unsafe call happened during it. */
+    public long streamEndCapture(long stream) {
+        return outLong("cuStreamEndCapture", out -> (int) cuStreamEndCapture.invokeExact(stream, out));
+    }
+
+    public long graphInstantiateWithFlags(long graph, long flags) {
+        return outLong("cuGraphInstantiateWithFlags", out -> (int) cuGraphInstantiateWithFlags.invokeExact(out, graph, flags));
+    }
+
+    public void graphLaunch(long graphExec, long stream) {
+        // Written out rather than through check(): replayed in timing loops, no lambda.
+        int rc;
+        try {
+            rc = (int) cuGraphLaunch.invokeExact(graphExec, stream);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+        if (rc != CuResults.CUDA_SUCCESS) throw error("cuGraphLaunch", rc);
+    }
+
+    public void graphExecDestroy(long graphExec) {
+        check("cuGraphExecDestroy", () -> (int) cuGraphExecDestroy.invokeExact(graphExec));
+    }
+
+    public void graphDestroy(long graph) {
+        check("cuGraphDestroy", () -> (int) cuGraphDestroy.invokeExact(graph));
     }
 
     // ---- errors ----

@@ -19,10 +19,10 @@ import java.lang.foreign.ValueLayout;
  * in the form the kernel's spec asks for: FP8 block weights stay FP8 with their {@code [E, rows/128, cols/128]}
  * scales for an FP8 kernel; for a BF16/FP16 kernel they are dequantised (and unquantized weights converted).
  */
-final class MoeWeightsFactory {
+public final class MoeWeightsFactory {
     private MoeWeightsFactory() {}
 
-    static MoeWeights build(Checkpoint c, MoeDecoderLayout.Naming naming, int layer, MoeLayerSpec spec, Arena arena) {
+    public static MoeWeights build(Checkpoint c, MoeDecoderLayout.Naming naming, int layer, MoeLayerSpec spec, Arena arena) {
         int e = spec.numExperts(), h = spec.hiddenSize(), i = spec.intermediateSize();
         boolean fp8Checkpoint = c.tensor(naming.expertGate(layer, 0)).dtype() == DType.FP8_E4M3;
         if (spec.quant() == QuantScheme.FP8_BLOCK_128) {

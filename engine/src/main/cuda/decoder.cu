@@ -1,0 +1,355 @@
+// The dense half of a decoder step on the GPU (FORMAT.md section 4.4): embedding gather, RMSNorm (+ residual add),
+// q/k-norm + RoPE + paged-KV append, GQA attention over the paged cache (decode and prefill alike: every row is a
+// query at its own absolute position), and sampling. The GEMMs are cuBLAS's, the MoE is the role's backend.
+//
+// Row metadata (per step, uploaded before the launches, so a captured graph replays with new contents):
+//   row_pos[r]    absolute position of row r in its sequence
+//   row_table[r]  offset of its sequence's block table in block_tables (blocks of KV_BLOCK tokens)
+// The KV cache is fp32, [layer][block][KV_BLOCK][nKV*d] for K and V separately.
+#include <cuda_bf16.h>
+#include <stdint.h>
+
+#define KV_BLOCK 16
+
+__device__ __forceinline__ float warp_sum(float v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+__device__ __forceinline__ float warp_max(float v) {
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+// Sum over the block (blockDim.x a multiple of 32, at most 1024); every thread gets the total.
+__device__ float block_sum(float v) {
+    __shared__ float part[32];
+    __shared__ float total;
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    v = warp_sum(v);
+    if (lane == 0) part[warp] = v;
+    __syncthreads();
+    if (warp == 0) {
+        float s = lane < (int)(blockDim.x >> 5) ? part[lane] : 0.f;
+        s = warp_sum(s);
+        if (lane == 0) total = s;
+    }
+    __syncthreads();
+    float r = total;
+    __syncthreads();
+    return r;
+}
+
+__device__ double block_sum_d(double v) {
+    __shared__ double partd[32];
+    __shared__ double totald;
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    if (lane == 0) partd[warp] = v;
+    __syncthreads();
+    if (warp == 0) {
+        double s = lane < (int)(blockDim.x >> 5) ? partd[lane] : 0.0;
+        for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+        if (lane == 0) totald = s;
+    }
+    __syncthreads();
+    double r = totald;
+    __syncthreads();
+    return r;
+}
+
+// x[r, :] = embed[tokens[r], :]   grid (m), block 256
+extern "C" __global__ void es_embed(const int* __restrict__ tokens, const float* __restrict__ embed,
+                                    float* __restrict__ x, int h) {
+    int r = blockIdx.x;
+    const float* src = embed + (long long)tokens[r] * h;
+    for (int j = threadIdx.x; j < h; j += blockDim.x) x[(long long)r * h + j] = src[j];
+}
+
+// For output row r (input row rows ? rows[r] : r): if add, x[in] += add[in] (bf16, the MoE output) first;
+// then out = x / sqrt(mean(x^2) + eps) * w, as bf16 (out_bf16) and/or fp32 (out_f32).   grid (m), block 256
+extern "C" __global__ void es_rmsnorm(float* __restrict__ x, const __nv_bfloat16* __restrict__ add,
+                                      const int* __restrict__ rows, const float* __restrict__ w, float eps, int h,
+                                      __nv_bfloat16* __restrict__ out_bf16, float* __restrict__ out_f32) {
+    int r = blockIdx.x;
+    long long in = (long long)(rows ? rows[r] : r) * h, o = (long long)r * h;
+    float ss = 0.f;
+    for (int j = threadIdx.x; j < h; j += blockDim.x) {
+        float v = x[in + j];
+        if (add) {
+            v += __bfloat162float(add[in + j]);
+            x[in + j] = v;
+        }
+        ss += v * v;
+    }
+    float inv = rsqrtf(block_sum(ss) / h + eps);
+    for (int j = threadIdx.x; j < h; j += blockDim.x) {
+        float v = x[in + j] * inv * w[j];
+        if (out_bf16) out_bf16[o + j] = __float2bfloat16(v);
+        if (out_f32) out_f32[o + j] = v;
+    }
+}
+
+// qkv[r] = [q (nH*d) | k (nKV*d) | v (nKV*d)] fp32 from the fused projection. Per (row, head): q/k heads get the
+// per-head RMSNorm (when q_norm/k_norm are given) and RoPE (rotate_half, angle p * inv_freq[i] in fp32); q goes to
+// q_out, k and v to the cache slot of (sequence, position).   grid (m, nH + 2*nKV), block 32*ceil(d/32)
+extern "C" __global__ void es_qkv_rope_append(const float* __restrict__ qkv, const float* __restrict__ q_norm,
+                                              const float* __restrict__ k_norm, const float* __restrict__ inv_freq,
+                                              const int* __restrict__ row_pos, const int* __restrict__ row_table,
+                                              const int* __restrict__ block_tables, float eps, int nH, int nKV, int d,
+                                              float* __restrict__ q_out, float* __restrict__ k_cache,
+                                              float* __restrict__ v_cache) {
+    __shared__ float head[256];
+    int r = blockIdx.x, hd = blockIdx.y, t = threadIdx.x;
+    int width = (nH + 2 * nKV) * d, kvw = nKV * d;
+    int p = row_pos[r];
+    long long slot = (long long)block_tables[row_table[r] + p / KV_BLOCK] * KV_BLOCK + p % KV_BLOCK;
+    const float* src = qkv + (long long)r * width + hd * d;
+    if (hd >= nH + nKV) {  // v: copied as is
+        int g = hd - nH - nKV;
+        for (int c = t; c < d; c += blockDim.x) v_cache[slot * kvw + g * d + c] = src[c];
+        return;
+    }
+    const float* nw = hd < nH ? q_norm : k_norm;
+    float v = t < d ? src[t] : 0.f;
+    if (nw) {
+        float inv = rsqrtf(block_sum(v * v) / d + eps);
+        v = t < d ? v * inv * nw[t] : 0.f;
+    }
+    if (t < d) head[t] = v;
+    __syncthreads();
+    if (t < d) {
+        int half = d / 2, i = t < half ? t : t - half;
+        float a = (float)p * inv_freq[i];
+        double s, c;
+        sincos((double)a, &s, &c);  // matches the CPU path's Math.sin/cos of the fp32 angle
+        float cs = (float)c, sn = (float)s;
+        float x0 = head[i], x1 = head[i + half];
+        float o = t < half ? x0 * cs - x1 * sn : x1 * cs + x0 * sn;
+        if (hd < nH) q_out[(long long)r * nH * d + hd * d + t] = o;
+        else k_cache[slot * kvw + (hd - nH) * d + t] = o;
+    }
+}
+
+// o[r, head] = softmax_u<=p(q . k_u / sqrt(d)) . v_u over the row's sequence, written as bf16 for the O projection.
+// One block (4 warps) per (row, query head); warps take keys round-robin with an online softmax, each lane holding
+// d/32 output elements (d <= 256); the four partial states are merged at the end.   grid (m, nH), block 128
+extern "C" __global__ void es_attention(const float* __restrict__ q, const float* __restrict__ k_cache,
+                                        const float* __restrict__ v_cache, const int* __restrict__ row_pos,
+                                        const int* __restrict__ row_table, const int* __restrict__ block_tables,
+                                        int nH, int nKV, int d, float scale, __nv_bfloat16* __restrict__ out) {
+    const int WARPS = 4;
+    __shared__ float s_m[WARPS], s_l[WARPS];
+    __shared__ float s_acc[WARPS][256];
+    int r = blockIdx.x, hq = blockIdx.y, g = hq / (nH / nKV);
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    int kvw = nKV * d, p = row_pos[r];
+    const int* table = block_tables + row_table[r];
+    const float* qr = q + (long long)r * nH * d + hq * d;
+    float qv[8], acc[8];
+#pragma unroll
+    for (int j = 0; j < 8; j++) {
+        int c = lane + 32 * j;
+        qv[j] = c < d ? qr[c] * scale : 0.f;
+        acc[j] = 0.f;
+    }
+    float m = -INFINITY, l = 0.f;
+    for (int u = warp; u <= p; u += WARPS) {
+        long long base = ((long long)table[u / KV_BLOCK] * KV_BLOCK + u % KV_BLOCK) * kvw + g * d;
+        float dot = 0.f;
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            int c = lane + 32 * j;
+            if (c < d) dot += qv[j] * k_cache[base + c];
+        }
+        float s = warp_sum(dot);
+        float mn = fmaxf(m, s);
+        float corr = __expf(m - mn), e = __expf(s - mn);
+        l = l * corr + e;
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            int c = lane + 32 * j;
+            acc[j] = acc[j] * corr + (c < d ? e * v_cache[base + c] : 0.f);
+        }
+        m = mn;
+    }
+    if (lane == 0) {
+        s_m[warp] = m;
+        s_l[warp] = l;
+    }
+#pragma unroll
+    for (int j = 0; j < 8; j++) {
+        int c = lane + 32 * j;
+        if (c < d) s_acc[warp][c] = acc[j];
+    }
+    __syncthreads();
+    float mt = -INFINITY;
+    for (int w = 0; w < WARPS; w++) mt = fmaxf(mt, s_m[w]);
+    float lt = 0.f;
+    for (int w = 0; w < WARPS; w++) lt += s_m[w] == -INFINITY ? 0.f : s_l[w] * __expf(s_m[w] - mt);
+    for (int c = threadIdx.x; c < d; c += blockDim.x) {
+        float o = 0.f;
+        for (int w = 0; w < WARPS; w++) if (s_m[w] != -INFINITY) o += s_acc[w][c] * __expf(s_m[w] - mt);
+        out[(long long)r * nH * d + hq * d + c] = __float2bfloat16(o / lt);
+    }
+}
+
+// y = x + (bf16) add, both [n] (the MoE output into the residual stream, for the last layer).   grid-stride
+extern "C" __global__ void es_add_bf16(float* __restrict__ x, const __nv_bfloat16* __restrict__ add, long long n) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+        x[i] += __bfloat162float(add[i]);
+}
+
+// Greedy: lowest index of the largest logit of each row.   grid (rows), block 256
+extern "C" __global__ void es_argmax(const float* __restrict__ logits, int v, int* __restrict__ out) {
+    __shared__ float bv[256];
+    __shared__ int bi[256];
+    const float* row = logits + (long long)blockIdx.x * v;
+    float best = -INFINITY;
+    int idx = 0x7fffffff;
+    for (int i = threadIdx.x; i < v; i += blockDim.x) {
+        float x = row[i];
+        if (x > best) { best = x; idx = i; }
+    }
+    bv[threadIdx.x] = best;
+    bi[threadIdx.x] = idx;
+    __syncthreads();
+    for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+        if (threadIdx.x < s) {
+            float ov = bv[threadIdx.x + s];
+            int oi = bi[threadIdx.x + s];
+            if (ov > bv[threadIdx.x] || (ov == bv[threadIdx.x] && oi < bi[threadIdx.x])) {
+                bv[threadIdx.x] = ov;
+                bi[threadIdx.x] = oi;
+            }
+        }
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) out[blockIdx.x] = bi[0] == 0x7fffffff ? 0 : bi[0];
+}
+
+// Count and probability mass of tokens with p >= t (p = exp(l/T - max) / sum), in double.
+__device__ void mass_at(const float* row, int v, double inv_t, double mx, double sum, double t,
+                        double* count, double* mass) {
+    double c = 0, s = 0;
+    for (int i = threadIdx.x; i < v; i += blockDim.x) {
+        double p = exp((double)row[i] * inv_t - mx) / sum;
+        if (p >= t) { c += 1; s += p; }
+    }
+    *count = block_sum_d(c);
+    *mass = block_sum_d(s);
+}
+
+// Sampling as vLLM / the CPU Sampler: softmax(logits / T), restricted to the top-k, then to the smallest set whose
+// renormalised mass reaches top_p (the crossing token kept), renormalised; the token is the first (in id order)
+// whose cumulative kept probability exceeds u[r] (a uniform draw the host makes from the sequence's seeded
+// generator, so seeded runs are reproducible and match the CPU). temperature <= 0 means greedy. The top-k / top-p
+// sets are found by bisection on a probability threshold, so no sort is needed for any vocabulary size.
+// params[r] = {temperature, top_p, u} (float), top_k[r] (0 = all).   grid (rows), block 256
+extern "C" __global__ void es_sample(const float* __restrict__ logits, int v, const float* __restrict__ params,
+                                     const int* __restrict__ top_k, int* __restrict__ out) {
+    __shared__ double s_red[256];
+    __shared__ int s_idx;
+    const float* row = logits + (long long)blockIdx.x * v;
+    float temp = params[blockIdx.x * 3], top_p = params[blockIdx.x * 3 + 1];
+    double u = params[blockIdx.x * 3 + 2];
+    if (!(temp > 0.f)) {  // greedy: argmax (lowest index on ties)
+        float best = -INFINITY;
+        int idx = 0x7fffffff;
+        for (int i = threadIdx.x; i < v; i += blockDim.x) if (row[i] > best) { best = row[i]; idx = i; }
+        for (int o = 16; o > 0; o >>= 1) {
+            float ob = __shfl_xor_sync(0xffffffffu, best, o);
+            int oi = __shfl_xor_sync(0xffffffffu, idx, o);
+            if (ob > best || (ob == best && oi < idx)) { best = ob; idx = oi; }
+        }
+        __shared__ float wb[8];
+        __shared__ int wi[8];
+        if ((threadIdx.x & 31) == 0) { wb[threadIdx.x >> 5] = best; wi[threadIdx.x >> 5] = idx; }
+        __syncthreads();
+        if (threadIdx.x == 0) {
+            for (int w = 1; w < (int)(blockDim.x >> 5); w++)
+                if (wb[w] > wb[0] || (wb[w] == wb[0] && wi[w] < wi[0])) { wb[0] = wb[w]; wi[0] = wi[w]; }
+            out[blockIdx.x] = wi[0] == 0x7fffffff ? 0 : wi[0];
+        }
+        return;
+    }
+    double inv_t = 1.0 / temp;
+    // max and sum of exp
+    double mx = -INFINITY;
+    for (int i = threadIdx.x; i < v; i += blockDim.x) mx = fmax(mx, (double)row[i] * inv_t);
+    s_red[threadIdx.x] = mx;
+    __syncthreads();
+    for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+        if (threadIdx.x < s) s_red[threadIdx.x] = fmax(s_red[threadIdx.x], s_red[threadIdx.x + s]);
+        __syncthreads();
+    }
+    mx = s_red[0];
+    __syncthreads();
+    double sum = 0;
+    for (int i = threadIdx.x; i < v; i += blockDim.x) sum += exp((double)row[i] * inv_t - mx);
+    sum = block_sum_d(sum);
+    // threshold for top-k: the largest t with count(p >= t) >= k (the k-th largest probability)
+    int k = top_k[blockIdx.x];
+    double lo = 0, hi = 1.0 + 1e-12, cnt, mass;
+    double tk = 0;
+    if (k > 0 && k < v) {
+        for (int it = 0; it < 60; it++) {
+            double mid = 0.5 * (lo + hi);
+            mass_at(row, v, inv_t, mx, sum, mid, &cnt, &mass);
+            if (cnt >= k) lo = mid; else hi = mid;
+        }
+        tk = lo;
+    }
+    mass_at(row, v, inv_t, mx, sum, tk, &cnt, &mass);
+    double kmass = mass, t = tk;
+    if (top_p < 1.f) {
+        // the largest t >= tk whose kept mass still reaches top_p of the top-k mass
+        lo = tk;
+        hi = 1.0 + 1e-12;
+        for (int it = 0; it < 60; it++) {
+            double mid = 0.5 * (lo + hi);
+            mass_at(row, v, inv_t, mx, sum, mid, &cnt, &mass);
+            if (mass / kmass >= (double)top_p) lo = mid; else hi = mid;
+        }
+        t = lo;
+    }
+    mass_at(row, v, inv_t, mx, sum, t, &cnt, &mass);
+    double target = u * mass;
+    // inverse CDF in id order: each thread owns a contiguous range; exclusive scan of the range masses
+    int per = (v + blockDim.x - 1) / blockDim.x, begin = threadIdx.x * per, end = min(v, begin + per);
+    double local = 0;
+    for (int i = begin; i < end; i++) {
+        double p = exp((double)row[i] * inv_t - mx) / sum;
+        if (p >= t) local += p;
+    }
+    s_red[threadIdx.x] = local;
+    if (threadIdx.x == 0) s_idx = -1;
+    __syncthreads();
+    for (int off = 1; off < (int)blockDim.x; off <<= 1) {  // inclusive Hillis-Steele scan
+        double add = threadIdx.x >= off ? s_red[threadIdx.x - off] : 0;
+        __syncthreads();
+        s_red[threadIdx.x] += add;
+        __syncthreads();
+    }
+    double acc = s_red[threadIdx.x] - local;
+    int last = -1;
+    for (int i = begin; i < end; i++) {
+        double p = exp((double)row[i] * inv_t - mx) / sum;
+        if (p < t) continue;
+        acc += p;
+        last = i;
+        if (target < acc) { atomicMin((unsigned int*)&s_idx, (unsigned int)i); break; }
+    }
+    __syncthreads();
+    // rounding can leave target at the very top: take the last kept token
+    if (s_idx == -1) {
+        __shared__ int s_last;
+        if (threadIdx.x == 0) s_last = -1;
+        __syncthreads();
+        if (last >= 0) atomicMax(&s_last, last);
+        __syncthreads();
+        if (threadIdx.x == 0) out[blockIdx.x] = s_last < 0 ? 0 : s_last;
+    } else if (threadIdx.x == 0) {
+        out[blockIdx.x] = s_idx;
+    }
+}

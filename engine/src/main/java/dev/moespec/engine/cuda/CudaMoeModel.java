@@ -1,0 +1,613 @@
+package dev.moespec.engine.cuda;
+
+import dev.moespec.api.config.ModelConfig;
+import dev.moespec.api.tensor.DType;
+import dev.moespec.api.tensor.Tensor;
+import dev.moespec.cuda.Cublas;
+import dev.moespec.cuda.CudaContext;
+import dev.moespec.cuda.CudaGraph;
+import dev.moespec.cuda.CudaStream;
+import dev.moespec.cuda.DeviceBuffer;
+import dev.moespec.cuda.PinnedHostMemory;
+import dev.moespec.engine.loader.Checkpoint;
+import dev.moespec.engine.loader.CheckpointLayout;
+import dev.moespec.engine.loader.MoeDecoderLayout;
+import dev.moespec.engine.model.ModelRunner;
+import dev.moespec.engine.model.MoeKernelSource;
+import dev.moespec.engine.model.MoeWeightsFactory;
+import dev.moespec.engine.model.SequenceChunk;
+import dev.moespec.engine.model.StepOutput;
+import dev.moespec.moe.MoeKernel;
+import dev.moespec.moe.MoeKernelUnavailableException;
+import dev.moespec.moe.MoeLayerSpec;
+import dev.moespec.moe.Phase;
+import dev.moespec.moe.reference.CpuReferenceBackendProvider;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * The CUDA forward pass of a Qwen3-MoE / Mixtral decoder (FORMAT.md §4.4) behind {@link ModelRunner}: weights
+ * uploaded once; per step the embedding gather, RMSNorms, q/k-norm + RoPE + paged-KV append and GQA attention run
+ * as our kernels ({@code decoder.cu}), the dense GEMMs (QKV, O, router, lm_head) through cuBLAS, and the MoE
+ * layers through the role's backend kernels on device tensors. Several sequences of different lengths share a
+ * step; the MoE sees all their rows in one call.
+ *
+ * <p><b>Precision.</b> The residual stream, attention, norms, router and logits are fp32; GEMM inputs of the
+ * projections and lm_head are BF16 (fp32 accumulation), as is the MoE's input and output (the backends' contract).
+ *
+ * <p><b>CUDA graphs.</b> With graphs on, a decode step (every chunk one token, at most 64 rows) is padded to a
+ * bucket of 1, 2, 4, 8, 16, 32 or 64 rows: the first step of a bucket runs eagerly and is then captured; later
+ * steps upload their row metadata and replay the graph. Padding rows read token 0 at position 0 from block 0 of
+ * the KV cache, which no sequence owns.
+ *
+ * <p>Not thread-safe: one generation loop owns it.
+ */
+public final class CudaMoeModel implements ModelRunner {
+    /** Decode batch buckets a graph is captured for. */
+    static final int[] BUCKETS = {1, 2, 4, 8, 16, 32, 64};
+    private static final int ALIGN = 256;
+
+    private final Checkpoint checkpoint;
+    private final ModelConfig cfg;
+    private final MoeDecoderLayout.Naming naming;
+    private final MoeKernelSource moe;
+    private final int h, nH, nKV, d, vocab, experts, qkvWidth, layers;
+    private final float eps, scale;
+    private final CudaContext ctx;
+    private final CudaStream stream;
+    private final Cublas blas;
+    private final DecoderKernels k;
+    private final DenseWeights w;
+    private final DeviceKvCache cache;
+    private final Arena arena = Arena.ofShared();
+    private final Arena moeWeightsArena = Arena.ofShared();
+    private final Map<Integer, Captured> graphs = new HashMap<>();
+    private final int tableCap;
+    private boolean useGraphs = true;
+    private String graphFailure; // why capture failed, null while it has not
+    private StepProfiler profiler; // null unless profiling
+    private StepTimer timer;       // null unless timing decode steps
+    private Buffers buf;
+
+    private record Captured(CudaGraph graph, List<StepRegion> marks) {}
+
+    /**
+     * Uploads the dense weights of {@code checkpoint} (which it then owns and closes) to device {@code ordinal}.
+     *
+     * @param moe          the role's MoE kernels (device backends: the runner hands them device tensors)
+     * @param kvCacheBytes the GPU KV-cache memory budget
+     * @throws IllegalStateException when the engine's kernels or cuBLAS are missing (the message says why)
+     */
+    public CudaMoeModel(Checkpoint checkpoint, MoeKernelSource moe, int ordinal, long kvCacheBytes) {
+        this.checkpoint = Objects.requireNonNull(checkpoint, "checkpoint");
+        this.moe = Objects.requireNonNull(moe, "moe");
+        this.cfg = checkpoint.config();
+        this.naming = ((MoeDecoderLayout) CheckpointLayout.of(cfg)).naming();
+        h = cfg.hiddenSize();
+        nH = cfg.numAttentionHeads();
+        nKV = cfg.numKeyValueHeads();
+        d = cfg.headDim();
+        vocab = cfg.vocabSize();
+        experts = cfg.numExperts();
+        layers = cfg.numHiddenLayers();
+        qkvWidth = (nH + 2 * nKV) * d;
+        eps = (float) cfg.rmsNormEps();
+        scale = (float) (1.0 / Math.sqrt(d));
+        if (d > DecoderKernels.MAX_HEAD_DIM || d % 2 != 0) {
+            throw new IllegalArgumentException("head_dim " + d + " of " + cfg.configFile() + " is not supported by the CUDA"
+                    + " attention kernels (even, at most " + DecoderKernels.MAX_HEAD_DIM + "); run with --device cpu");
+        }
+        if (nH % nKV != 0) throw new IllegalArgumentException("num_attention_heads " + nH + " is not a multiple of num_key_value_heads " + nKV);
+        if (!DecoderKernels.present()) {
+            throw new IllegalStateException("the engine's CUDA kernels (" + kernelResourceName() + ") are not in this build:"
+                    + " it was built without nvcc; rebuild with CUDA installed, or run with --device cpu");
+        }
+        ctx = CudaContext.open(ordinal);
+        CudaStream s = null;
+        Cublas b = null;
+        DenseWeights dw = null;
+        DeviceKvCache kv = null;
+        try {
+            s = CudaStream.create(ctx);
+            b = Cublas.create(ctx, s);
+            k = DecoderKernels.load(ctx);
+            dw = new DenseWeights(ctx, checkpoint, naming);
+            kv = new DeviceKvCache(ctx, layers, nKV * d, kvCacheBytes);
+        } catch (RuntimeException e) {
+            if (kv != null) kv.close();
+            if (dw != null) dw.close();
+            if (b != null) b.close();
+            ctx.close();
+            arena.close();
+            moeWeightsArena.close();
+            throw e;
+        }
+        stream = s;
+        blas = b;
+        w = dw;
+        cache = kv;
+        tableCap = kv.blocks() + 1;
+        buf = new Buffers(Phase.DECODE_MAX_TOKENS);
+        try {
+            for (int l = 0; l < layers; l++) moeKernel(l, 1); // decode kernels and expert weights up front (TTFT)
+        } catch (RuntimeException e) {
+            closeDevice(); // the caller still owns the checkpoint when construction fails
+            throw e;
+        }
+    }
+
+    private static String kernelResourceName() {
+        return dev.moespec.cuda.CudaModule.kernelResource(DecoderKernels.ARTIFACT_ID);
+    }
+
+    /** Why decode-graph capture failed (graphs were then turned off), or empty. */
+    public java.util.Optional<String> graphFailure() {
+        return java.util.Optional.ofNullable(graphFailure);
+    }
+
+    /** Whether decode steps replay CUDA graphs. */
+    public boolean graphsOn() {
+        return useGraphs;
+    }
+
+    /** Turns decode graphs on (default) or off; off drops the captured ones. */
+    public void useGraphs(boolean on) {
+        if (!on) dropGraphs();
+        useGraphs = on;
+    }
+
+    /**
+     * Starts (or stops, {@code false}) recording device time per {@link StepRegion}. Drops captured graphs: they are
+     * captured again with (or without) the region events.
+     */
+    public void profile(boolean on) {
+        dropGraphs();
+        if (on && profiler == null) profiler = new StepProfiler(ctx, stream);
+        if (!on && profiler != null) {
+            profiler.close();
+            profiler = null;
+        }
+    }
+
+    /** Mean device ms per step and region since profiling started or was last reset; empty when not profiling. */
+    public Map<StepRegion, Double> regionMillis() {
+        return profiler == null ? Map.of() : profiler.meanMillis();
+    }
+
+    /** Mean device ms per profiled step (first region event to last). */
+    public double profiledStepMillis() {
+        return profiler == null ? 0 : profiler.meanStepMillis();
+    }
+
+    /**
+     * Starts (or stops) timing {@link #decode} steps: the host time to queue a step (Java-side work and driver calls,
+     * from entry until every launch is queued) and the device time from the metadata upload to the last kernel
+     * (CUDA events outside any graph). Restarting clears the sums.
+     */
+    public void timeSteps(boolean on) {
+        if (timer != null) timer.close();
+        timer = on ? new StepTimer(ctx, stream) : null;
+    }
+
+    /** Mean host queue time and device time of the decode steps timed since {@link #timeSteps}{@code (true)}. */
+    public StepTimer.Times stepTimes() {
+        return timer == null ? new StepTimer.Times(0, 0, 0) : timer.times();
+    }
+
+    public void resetProfile() {
+        if (profiler != null) profiler.reset();
+    }
+
+    @Override
+    public ModelConfig config() {
+        return cfg;
+    }
+
+    @Override
+    public int open(int maxTokens) {
+        if (maxTokens > cfg.maxPositionEmbeddings()) {
+            throw new IllegalArgumentException("a sequence of " + maxTokens + " tokens exceeds max_position_embeddings "
+                    + cfg.maxPositionEmbeddings() + " of " + cfg.configFile() + "; shorten the prompt or --max-tokens");
+        }
+        return cache.open(maxTokens);
+    }
+
+    @Override
+    public void release(int sequence) {
+        cache.release(sequence);
+    }
+
+    @Override
+    public int length(int sequence) {
+        return cache.sequence(sequence).length;
+    }
+
+    /**
+     * Rollback for speculative decoding: the paged cache is addressed by position, so dropping the tail is setting
+     * the length; the next step overwrites the dropped slots. (The speculative loop runs on the CPU runner today.)
+     */
+    @Override
+    public void truncate(int sequence, int length) {
+        var s = cache.sequence(sequence);
+        if (length < 0 || length > s.length) {
+            throw new IllegalArgumentException("cannot truncate sequence " + sequence + " to " + length
+                    + " tokens: it holds " + s.length + " (a rollback keeps 0.." + s.length + ")");
+        }
+        s.length = length;
+    }
+
+    @Override
+    public String moeBackend() {
+        return moe.describe();
+    }
+
+    @Override
+    public String device() {
+        return ctx.info().name();
+    }
+
+    @Override
+    public StepOutput step(List<SequenceChunk> chunks) {
+        int m = validate(chunks);
+        boolean decodeShaped = m <= Phase.DECODE_MAX_TOKENS && chunks.stream().allMatch(c -> c.tokens().length == 1);
+        int rows = decodeShaped && useGraphs ? bucket(m) : m;
+        int nLogits = 0;
+        for (SequenceChunk c : chunks) nLogits += c.allLogits() ? c.tokens().length : 1;
+        ensureRows(rows);
+        int[] logitRows = new int[decodeShaped && useGraphs ? rows : nLogits];
+        fillMetadata(chunks, m, rows, logitRows, null);
+        int nOut = decodeShaped && useGraphs ? rows : nLogits;
+        run(rows, nOut, decodeShaped && useGraphs);
+        // logits of the requested rows, features of every real row
+        buf.logits.copyToAsync(buf.hostLogits.asSlice(0, 4L * nOut * vocab), stream);
+        buf.x.copyToAsync(buf.hostX.asSlice(0, 4L * m * h), stream);
+        stream.synchronize();
+        if (profiler != null) profiler.collect(lastMarks);
+        float[][] logits = new float[chunks.size()][], features = new float[chunks.size()][];
+        int row = 0, out = 0;
+        for (int c = 0; c < chunks.size(); c++) {
+            SequenceChunk chunk = chunks.get(c);
+            int n = chunk.tokens().length, count = chunk.allLogits() ? n : 1;
+            features[c] = new float[n * h];
+            MemorySegment.copy(buf.hostX, ValueLayout.JAVA_FLOAT, 4L * row * h, features[c], 0, n * h);
+            logits[c] = new float[count * vocab];
+            MemorySegment.copy(buf.hostLogits, ValueLayout.JAVA_FLOAT, 4L * out * vocab, logits[c], 0, count * vocab);
+            row += n;
+            out += count;
+            cache.sequence(chunk.sequence()).length += n;
+        }
+        return new StepOutput(vocab, h, logits, features);
+    }
+
+    /**
+     * One decode step for {@code sequences} (one new token each), sampled on the GPU: only the sampled token ids come
+     * back to the host. Uses the decode graphs when they are on.
+     *
+     * @return the next token of each sequence
+     */
+    public int[] decode(int[] sequences, int[] tokens, RowSampling[] sampling) {
+        if (sequences.length != tokens.length || sequences.length != sampling.length) {
+            throw new IllegalArgumentException("sequences, tokens and sampling must have one entry per row, got "
+                    + sequences.length + ", " + tokens.length + ", " + sampling.length);
+        }
+        List<SequenceChunk> chunks = new java.util.ArrayList<>(sequences.length);
+        for (int i = 0; i < sequences.length; i++) chunks.add(SequenceChunk.last(sequences[i], tokens[i]));
+        int m = validate(chunks);
+        if (m > Phase.DECODE_MAX_TOKENS) {
+            throw new IllegalArgumentException("decode() takes at most " + Phase.DECODE_MAX_TOKENS + " sequences per step, got " + m
+                    + "; split the batch");
+        }
+        long entered = System.nanoTime();
+        int rows = useGraphs ? bucket(m) : m;
+        ensureRows(rows);
+        int[] logitRows = new int[rows];
+        if (timer != null) timer.start();
+        fillMetadata(chunks, m, rows, logitRows, sampling);
+        run(rows, rows, useGraphs);
+        if (timer != null) timer.stop(System.nanoTime() - entered);
+        buf.sampled.copyToAsync(buf.hostSampled.asSlice(0, 4L * m), stream);
+        stream.synchronize();
+        if (profiler != null) profiler.collect(lastMarks);
+        if (timer != null) timer.collect();
+        int[] out = new int[m];
+        MemorySegment.copy(buf.hostSampled, ValueLayout.JAVA_INT, 0, out, 0, m);
+        for (int s : sequences) cache.sequence(s).length += 1;
+        return out;
+    }
+
+    private static int bucket(int m) {
+        for (int b : BUCKETS) if (b >= m) return b;
+        throw new IllegalArgumentException("no decode bucket for " + m + " rows");
+    }
+
+    private int validate(List<SequenceChunk> chunks) {
+        if (chunks.isEmpty()) throw new IllegalArgumentException("a step needs at least one chunk");
+        int m = 0;
+        Set<Integer> seen = new HashSet<>();
+        for (SequenceChunk c : chunks) {
+            DeviceKvCache.Sequence s = cache.sequence(c.sequence());
+            if (!seen.add(c.sequence())) {
+                throw new IllegalArgumentException("sequence " + c.sequence() + " appears twice in one step; merge its chunks");
+            }
+            int[] ts = c.tokens();
+            if (s.length + ts.length > s.capacity) {
+                throw new IllegalArgumentException("sequence " + c.sequence() + " reserved " + s.capacity + " tokens and holds "
+                        + s.length + "; " + ts.length + " more do not fit (open it with a larger maxTokens)");
+            }
+            for (int t : ts) {
+                if (t < 0 || t >= vocab) throw new IllegalArgumentException("token id " + t + " outside the vocabulary [0, " + vocab + ")");
+            }
+            m += ts.length;
+        }
+        return m;
+    }
+
+    /**
+     * Writes the step's row metadata into the host staging area and queues its upload: rows 0..m-1 are the chunks'
+     * tokens, rows m..rows-1 padding. {@code logitRows} gets the rows whose logits are computed (filled here).
+     */
+    private void fillMetadata(List<SequenceChunk> chunks, int m, int rows, int[] logitRows, RowSampling[] sampling) {
+        MemorySegment meta = buf.hostMeta;
+        int cap = buf.cap;
+        long tok = 0, pos = cap, table = 2L * cap, lrows = 3L * cap, topK = 4L * cap, params = 5L * cap, tables = 8L * cap;
+        int tableUsed = 1;
+        boolean everyRow = logitRows.length == rows; // decode / graph steps: logits (and samples) for every row
+        meta.setAtIndex(ValueLayout.JAVA_INT, tables, 0); // padding rows' table: block 0
+        int r = 0, lr = 0;
+        for (SequenceChunk c : chunks) {
+            DeviceKvCache.Sequence s = cache.sequence(c.sequence());
+            int tableOffset = tableUsed;
+            for (int b : s.blocks) meta.setAtIndex(ValueLayout.JAVA_INT, tables + tableUsed++, b);
+            int[] ts = c.tokens();
+            for (int j = 0; j < ts.length; j++, r++) {
+                meta.setAtIndex(ValueLayout.JAVA_INT, tok + r, ts[j]);
+                meta.setAtIndex(ValueLayout.JAVA_INT, pos + r, s.length + j);
+                meta.setAtIndex(ValueLayout.JAVA_INT, table + r, tableOffset);
+                if (!everyRow && (c.allLogits() || j == ts.length - 1)) logitRows[lr++] = r;
+            }
+        }
+        for (; r < rows; r++) {
+            meta.setAtIndex(ValueLayout.JAVA_INT, tok + r, 0);
+            meta.setAtIndex(ValueLayout.JAVA_INT, pos + r, 0);
+            meta.setAtIndex(ValueLayout.JAVA_INT, table + r, 0);
+        }
+        if (everyRow) for (int i = 0; i < rows; i++) logitRows[i] = i;
+        for (int i = 0; i < logitRows.length; i++) {
+            meta.setAtIndex(ValueLayout.JAVA_INT, lrows + i, logitRows[i]);
+            RowSampling sm = sampling != null && i < sampling.length ? sampling[i] : RowSampling.GREEDY;
+            meta.setAtIndex(ValueLayout.JAVA_INT, topK + i, Math.max(0, sm.topK()));
+            meta.setAtIndex(ValueLayout.JAVA_FLOAT, params + 3L * i, sm.temperature());
+            meta.setAtIndex(ValueLayout.JAVA_FLOAT, params + 3L * i + 1, sm.topP());
+            meta.setAtIndex(ValueLayout.JAVA_FLOAT, params + 3L * i + 2, (float) Math.min(sm.u(), Math.nextDown(1f)));
+        }
+        buf.meta.copyFromAsync(meta.asSlice(0, 4L * (8L * cap + tableUsed)), stream);
+    }
+
+    private List<StepRegion> lastMarks = List.of();
+
+    /** Queues the forward pass of {@code rows} rows, eagerly or through the bucket's graph. */
+    private void run(int rows, int nLogits, boolean graph) {
+        if (!graph) {
+            forward(rows, nLogits);
+            return;
+        }
+        Captured g = graphs.get(rows);
+        if (g != null) {
+            g.graph().launch(stream);
+            lastMarks = g.marks();
+            return;
+        }
+        // First step of this bucket: run it (kernels are created and weights uploaded on first use, which capture
+        // forbids), then capture the same launch sequence for the next steps.
+        forward(rows, nLogits);
+        List<StepRegion> marks = lastMarks;
+        if (profiler != null) profiler.capturing(true);
+        CudaGraph captured;
+        try {
+            captured = CudaGraph.capture(stream, () -> forward(rows, nLogits));
+        } catch (RuntimeException e) {
+            // This step already ran eagerly, so its results stand; later steps run eagerly too, and say why once.
+            graphFailure = e.getMessage();
+            useGraphs = false;
+            System.err.println("moespec: CUDA graph capture failed, decoding without graphs: " + e.getMessage());
+            return;
+        } finally {
+            if (profiler != null) profiler.capturing(false);
+        }
+        graphs.put(rows, new Captured(captured, marks));
+        lastMarks = marks;
+    }
+
+    private void mark(StepRegion r) {
+        if (profiler != null) profiler.mark(r);
+    }
+
+    /** The launch sequence of one step over the metadata already uploaded. */
+    private void forward(int m, int nLogits) {
+        long s = stream.handle();
+        Buffers b = buf;
+        if (profiler != null) profiler.begin();
+        k.embed(s, m, b.tokens(), w.embed, b.x.address(), h);
+        for (int l = 0; l < layers; l++) {
+            DenseWeights.Layer lw = w.layers[l];
+            k.rmsnorm(s, m, b.x.address(), l == 0 ? 0 : b.moeOut(), 0, lw.inputNorm(), eps, h, b.a(), 0);
+            mark(StepRegion.OTHER);
+            blas.gemm(b.a(), Cublas.Type.BF16, lw.qkv(), Cublas.Type.BF16, b.qkv(), Cublas.Type.F32, m, qkvWidth, h, false);
+            mark(StepRegion.DENSE_GEMM);
+            k.qkvRopeAppend(s, m, b.qkv(), lw.qNorm(), lw.kNorm(), w.invFreq, b.rowPos(), b.rowTable(), b.tables(), eps, nH, nKV, d,
+                    b.q(), cache.keys(l), cache.values(l));
+            k.attention(s, m, b.q(), cache.keys(l), cache.values(l), b.rowPos(), b.rowTable(), b.tables(), nH, nKV, d, scale, b.attn());
+            mark(StepRegion.ATTENTION);
+            // O projection accumulated straight into the residual stream
+            blas.gemm(b.attn(), Cublas.Type.BF16, lw.o(), Cublas.Type.BF16, b.x.address(), Cublas.Type.F32, m, h, nH * d, true);
+            mark(StepRegion.DENSE_GEMM);
+            k.rmsnorm(s, m, b.x.address(), 0, 0, lw.postNorm(), eps, h, b.a(), b.bF32());
+            mark(StepRegion.OTHER);
+            blas.gemm(b.bF32(), Cublas.Type.F32, lw.router(), Cublas.Type.F32, b.router(), Cublas.Type.F32, m, experts, h, false);
+            mark(StepRegion.DENSE_GEMM);
+            moe(l, m, s);
+            mark(StepRegion.MOE);
+        }
+        k.addBf16(s, b.x.address(), b.moeOut(), (long) m * h);
+        k.rmsnorm(s, nLogits, b.x.address(), 0, b.logitRows(), w.finalNorm, eps, h, b.hn(), 0);
+        mark(StepRegion.OTHER);
+        blas.gemm(b.hn(), Cublas.Type.BF16, w.lmHead, Cublas.Type.BF16, b.logits.address(), Cublas.Type.F32, nLogits, vocab, h, false);
+        mark(StepRegion.DENSE_GEMM);
+        k.sample(s, nLogits, b.logits.address(), vocab, b.params(), b.topK(), b.sampled.address());
+        mark(StepRegion.SAMPLING);
+        if (profiler != null) lastMarks = profiler.marks();
+    }
+
+    /** The MoE block through the role's kernel, in slices of at most the layer's {@code maxTokens} rows. */
+    private void moe(int l, int m, long s) {
+        Buffers b = buf;
+        for (int from = 0; from < m; ) {
+            MoeKernel kernel = moeKernel(l, m - from);
+            MoeLayerSpec spec = kernel.layer();
+            int rows = Math.min(spec.maxTokens(), m - from);
+            kernel.forward(Tensor.device(DType.BF16, b.a() + 2L * from * h, rows, h),
+                    Tensor.device(DType.F32, b.router() + 4L * from * experts, rows, experts),
+                    Tensor.device(DType.BF16, b.moeOut() + 2L * from * h, rows, h), s);
+            from += rows;
+        }
+    }
+
+    /** The role's kernel for layer {@code l} and a call of {@code tokens} rows; created (weights uploaded) on first use. */
+    private MoeKernel moeKernel(int l, int tokens) {
+        MoeKernel kernel;
+        try {
+            kernel = moe.kernel(l, tokens, spec -> MoeWeightsFactory.build(checkpoint, naming, l, spec, moeWeightsArena));
+        } catch (MoeKernelUnavailableException e) {
+            throw new IllegalStateException("MoE layer " + l + ": " + e.getMessage(), e);
+        }
+        if (kernel.backend().equals(CpuReferenceBackendProvider.NAME)) {
+            throw new IllegalStateException("MoE layer " + l + ": the role's binding chose " + kernel.backend() + ", which runs on"
+                    + " host memory; the CUDA runner needs a GPU backend (pin --moe-backend flashinfer_trtllm for FP8 or"
+                    + " triton), or run with --device cpu");
+        }
+        return kernel;
+    }
+
+    private void ensureRows(int rows) {
+        if (rows <= buf.cap) return;
+        // bigger activations move every pointer a captured graph holds: drop the graphs
+        dropGraphs();
+        buf.close();
+        buf = new Buffers(Math.max(rows, 2 * buf.cap));
+    }
+
+    private void dropGraphs() {
+        graphs.values().forEach(g -> g.graph().close());
+        graphs.clear();
+    }
+
+    /** Device activations and row metadata for {@code cap} rows, with their host staging. */
+    private final class Buffers implements AutoCloseable {
+        final int cap;
+        final DeviceBuffer act, meta, x, logits, sampled;
+        final MemorySegment hostMeta, hostLogits, hostX, hostSampled;
+        final PinnedHostMemory pinned;
+        private final long aOff, bOff, qkvOff, qOff, attnOff, routerOff, moeOff, hnOff;
+
+        Buffers(int cap) {
+            this.cap = cap;
+            long off = 0;
+            aOff = off;
+            off = align(off + 2L * cap * h);
+            bOff = off;
+            off = align(off + 4L * cap * h);
+            qkvOff = off;
+            off = align(off + 4L * cap * qkvWidth);
+            qOff = off;
+            off = align(off + 4L * cap * nH * d);
+            attnOff = off;
+            off = align(off + 2L * cap * nH * d);
+            routerOff = off;
+            off = align(off + 4L * cap * experts);
+            moeOff = off;
+            off = align(off + 2L * cap * h);
+            hnOff = off;
+            off = align(off + 2L * cap * h);
+            act = DeviceBuffer.alloc(ctx, off);
+            meta = DeviceBuffer.alloc(ctx, 4L * (8L * cap + tableCap));
+            x = DeviceBuffer.alloc(ctx, 4L * cap * h);
+            logits = DeviceBuffer.alloc(ctx, 4L * cap * vocab);
+            sampled = DeviceBuffer.alloc(ctx, 4L * cap);
+            // the per-step metadata and sampled tokens: page-locked, so their copies are asynchronous DMA
+            pinned = PinnedHostMemory.alloc(ctx, 4L * (8L * cap + tableCap) + 4L * cap + 64);
+            hostMeta = pinned.segment().asSlice(0, 4L * (8L * cap + tableCap));
+            hostSampled = pinned.segment().asSlice(align64(4L * (8L * cap + tableCap)), 4L * cap);
+            hostLogits = arena.allocate(4L * cap * vocab, 64);
+            hostX = arena.allocate(4L * cap * h, 64);
+        }
+
+        private static long align64(long n) {
+            return (n + 63) / 64 * 64;
+        }
+
+        private static long align(long n) {
+            return (n + ALIGN - 1) / ALIGN * ALIGN;
+        }
+
+        long a() { return act.address() + aOff; }
+        long bF32() { return act.address() + bOff; }
+        long qkv() { return act.address() + qkvOff; }
+        long q() { return act.address() + qOff; }
+        long attn() { return act.address() + attnOff; }
+        long router() { return act.address() + routerOff; }
+        long moeOut() { return act.address() + moeOff; }
+        long hn() { return act.address() + hnOff; }
+        long tokens() { return meta.address(); }
+        long rowPos() { return meta.address() + 4L * cap; }
+        long rowTable() { return meta.address() + 8L * cap; }
+        long logitRows() { return meta.address() + 12L * cap; }
+        long topK() { return meta.address() + 16L * cap; }
+        long params() { return meta.address() + 20L * cap; }
+        long tables() { return meta.address() + 32L * cap; }
+
+        @Override
+        public void close() {
+            pinned.close();
+            act.close();
+            meta.close();
+            x.close();
+            logits.close();
+            sampled.close();
+        }
+    }
+
+    @Override
+    public void close() {
+        if (ctx.isClosed()) return;
+        try {
+            closeDevice();
+        } finally {
+            checkpoint.close();
+        }
+    }
+
+    private void closeDevice() {
+        try {
+            stream.synchronize();
+        } finally {
+            dropGraphs();
+            if (profiler != null) profiler.close();
+            if (timer != null) timer.close();
+            buf.close();
+            cache.close();
+            w.close();
+            blas.close();
+            ctx.close();
+            arena.close();
+            if (moeWeightsArena.scope().isAlive()) moeWeightsArena.close();
+        }
+    }
+}

@@ -1,0 +1,102 @@
+package dev.moespec.engine.cuda;
+
+import dev.moespec.api.config.ModelConfig;
+import dev.moespec.api.tensor.HostTensors;
+import dev.moespec.cuda.CudaContext;
+import dev.moespec.cuda.DeviceBuffer;
+import dev.moespec.engine.loader.Checkpoint;
+import dev.moespec.engine.loader.MoeDecoderLayout;
+import dev.moespec.engine.model.HostWeights;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Every weight of the model except the experts, uploaded once: projections (Q, K and V fused into one
+ * {@code [(nH + 2·nKV)·d, H]} matrix, O) and lm_head as BF16 for cuBLAS (FP8 block weights dequantised first);
+ * norms, the embedding table and the router in fp32 (the router decides which experts run, so it is kept exact).
+ */
+final class DenseWeights implements AutoCloseable {
+
+    /** One layer's device pointers; {@code qNorm}/{@code kNorm} are 0 for layouts without q/k norm. */
+    record Layer(long inputNorm, long postNorm, long qkv, long o, long qNorm, long kNorm, long router) {}
+
+    private final List<DeviceBuffer> owned = new ArrayList<>();
+    final long embed, finalNorm, lmHead, invFreq;
+    final Layer[] layers;
+
+    DenseWeights(CudaContext ctx, Checkpoint c, MoeDecoderLayout.Naming naming) {
+        ModelConfig cfg = c.config();
+        int h = cfg.hiddenSize(), nH = cfg.numAttentionHeads(), nKV = cfg.numKeyValueHeads(), d = cfg.headDim();
+        try {
+            float[] embedValues = HostWeights.vector(c, naming.embed());
+            embed = f32(ctx, embedValues);
+            finalNorm = f32(ctx, HostWeights.vector(c, naming.finalNorm()));
+            lmHead = bf16(ctx, cfg.tieWordEmbeddings() ? embedValues : HostWeights.vector(c, naming.lmHead()));
+            invFreq = f32(ctx, invFreq(d, cfg.ropeTheta()));
+            layers = new Layer[cfg.numHiddenLayers()];
+            for (int i = 0; i < layers.length; i++) {
+                float[] q = HostWeights.matrix(c, naming.attn(i, "q")), k = HostWeights.matrix(c, naming.attn(i, "k")),
+                        v = HostWeights.matrix(c, naming.attn(i, "v"));
+                check(q.length == nH * d * h && k.length == nKV * d * h && v.length == nKV * d * h, c, naming.attn(i, "q"),
+                        "q/k/v projections are not [nH*d, H] / [nKV*d, H] for the config's sizes");
+                float[] qkv = new float[q.length + k.length + v.length];
+                System.arraycopy(q, 0, qkv, 0, q.length);
+                System.arraycopy(k, 0, qkv, q.length, k.length);
+                System.arraycopy(v, 0, qkv, q.length + k.length, v.length);
+                layers[i] = new Layer(f32(ctx, HostWeights.vector(c, naming.inputNorm(i))),
+                        f32(ctx, HostWeights.vector(c, naming.postAttnNorm(i))), bf16(ctx, qkv),
+                        bf16(ctx, HostWeights.matrix(c, naming.attn(i, "o"))),
+                        naming.hasQkNorm() ? f32(ctx, HostWeights.vector(c, naming.qNorm(i))) : 0L,
+                        naming.hasQkNorm() ? f32(ctx, HostWeights.vector(c, naming.kNorm(i))) : 0L,
+                        f32(ctx, HostWeights.matrix(c, naming.router(i))));
+            }
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
+    }
+
+    private static void check(boolean ok, Checkpoint c, String name, String what) {
+        if (!ok) throw new dev.moespec.engine.loader.CheckpointException(c.fileOf(name), name, what);
+    }
+
+    /** {@code inv_freq[i] = theta^(-2i/d)} in fp32, as the CPU path computes it. */
+    static float[] invFreq(int d, double theta) {
+        float[] f = new float[d / 2];
+        for (int i = 0; i < f.length; i++) f[i] = (float) (1.0 / Math.pow(theta, (2.0 * i) / d));
+        return f;
+    }
+
+    private long f32(CudaContext ctx, float[] values) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(4L * values.length, 16);
+            MemorySegment.copy(values, 0, s, ValueLayout.JAVA_FLOAT, 0, values.length);
+            return upload(ctx, s);
+        }
+    }
+
+    private long bf16(CudaContext ctx, float[] values) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(2L * values.length, 16);
+            for (int i = 0; i < values.length; i++) s.setAtIndex(ValueLayout.JAVA_SHORT, i, HostTensors.floatToBf16(values[i]));
+            return upload(ctx, s);
+        }
+    }
+
+    private long upload(CudaContext ctx, MemorySegment s) {
+        DeviceBuffer b = DeviceBuffer.alloc(ctx, Math.max(16, s.byteSize()));
+        owned.add(b);
+        b.copyFrom(s);
+        return b.address();
+    }
+
+    @Override
+    public void close() {
+        for (DeviceBuffer b : owned) b.close();
+        owned.clear();
+    }
+}

@@ -1,0 +1,149 @@
+package dev.moespec.engine.cuda;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.moespec.api.config.ModelConfig;
+import dev.moespec.api.config.ModelRole;
+import dev.moespec.api.config.QuantScheme;
+import dev.moespec.cuda.Cuda;
+import dev.moespec.engine.loader.Checkpoint;
+import dev.moespec.engine.loader.CheckpointLayout;
+import dev.moespec.engine.loader.DemoModels;
+import dev.moespec.engine.model.MoeKernelSource;
+import dev.moespec.engine.moe.MoeLayerSpecs;
+import dev.moespec.moe.KernelContext;
+import dev.moespec.moe.MoeBackendProvider;
+import dev.moespec.moe.MoeKernel;
+import dev.moespec.moe.MoeKernelUnavailableException;
+import dev.moespec.moe.MoeLayerSpec;
+import dev.moespec.moe.MoeWeights;
+import dev.moespec.moe.registry.MoeBackendRegistry;
+import org.junit.jupiter.api.Assumptions;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.function.Function;
+
+/** GPU test helpers: golden.json, and CUDA runners whose MoE layers run on a named backend with a chosen scheme. */
+final class GpuModels {
+    static final long KV_BYTES = 64L << 20;
+    static final JsonNode GOLDEN;
+
+    static {
+        try {
+            GOLDEN = new ObjectMapper().readTree(Files.readString(DemoModels.dir().resolve("golden.json")));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private GpuModels() {}
+
+    static void assumeGpuRunner() {
+        Assumptions.assumeTrue(CudaRunners.unavailableReason().isEmpty(),
+                () -> "CUDA runner unavailable: " + CudaRunners.unavailableReason().orElse(""));
+    }
+
+    static int[] ints(JsonNode a) {
+        int[] out = new int[a.size()];
+        for (int i = 0; i < out.length; i++) out[i] = a.get(i).asInt();
+        return out;
+    }
+
+    static float[] floats(JsonNode a) {
+        float[] out = new float[a.size()];
+        for (int i = 0; i < out.length; i++) out[i] = (float) a.get(i).asDouble();
+        return out;
+    }
+
+    static int argmax(float[] v) {
+        int best = 0;
+        for (int i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
+        return best;
+    }
+
+    /**
+     * A runner over {@code dir} whose MoE layers run on {@code backend} with weights in {@code scheme} (the FP8
+     * target dequantised to BF16 for a BF16 backend). Skips the test when that backend cannot create the kernel
+     * here (e.g. its kernels are not merged yet), saying why.
+     */
+    static Runner open(Path dir, String backend, QuantScheme scheme) {
+        ModelConfig c = ModelConfig.load(dir);
+        MoeLayerSpec spec = MoeLayerSpecs.of(c, c.quantization(), MoeLayerSpecs.DEFAULT_MAX_TOKENS).orElseThrow().withQuant(scheme);
+        MoeBackendProvider provider = MoeBackendRegistry.load(GpuModels.class.getClassLoader()).find(backend)
+                .orElseThrow(() -> new AssertionError("no MoE backend '" + backend + "' on the test classpath"));
+        KernelContext context = new KernelContext(ModelRole.TARGET, Cuda.detectDevice(), false);
+        MoeKernel probe;
+        try {
+            probe = provider.create(spec, context);
+        } catch (MoeKernelUnavailableException e) {
+            Assumptions.abort(backend + " cannot run " + spec.describe() + " here: " + e.getMessage());
+            throw new AssertionError(e);
+        }
+        probe.close();
+        Map<Integer, MoeKernel> kernels = new HashMap<>();
+        MoeKernelSource source = new MoeKernelSource() {
+            @Override
+            public MoeKernel kernel(int layer, int tokens, Function<MoeLayerSpec, MoeWeights> weights) {
+                return kernels.computeIfAbsent(layer, l -> {
+                    try {
+                        MoeKernel k = provider.create(spec, context);
+                        k.loadWeights(weights.apply(spec));
+                        return k;
+                    } catch (MoeKernelUnavailableException e) {
+                        throw new AssertionError(e);
+                    }
+                });
+            }
+
+            @Override
+            public String describe() {
+                return backend;
+            }
+        };
+        Checkpoint checkpoint = Checkpoint.open(dir, CheckpointLayout.of(c));
+        return new Runner(new CudaMoeModel(checkpoint, source, 0, KV_BYTES), kernels);
+    }
+
+    /** The CPU path with {@code cpu_reference} MoE kernels in {@code scheme}: the oracle with the same MoE rounding. */
+    static dev.moespec.engine.model.CpuMoeModel cpuReference(Path dir, QuantScheme scheme) {
+        ModelConfig c = ModelConfig.load(dir);
+        MoeLayerSpec spec = MoeLayerSpecs.of(c, c.quantization(), MoeLayerSpecs.DEFAULT_MAX_TOKENS).orElseThrow().withQuant(scheme);
+        var provider = new dev.moespec.moe.reference.CpuReferenceBackendProvider();
+        KernelContext context = new KernelContext(ModelRole.TARGET, dev.moespec.api.device.DeviceInfo.cpu("test"), false);
+        Map<Integer, MoeKernel> kernels = new HashMap<>();
+        MoeKernelSource source = new MoeKernelSource() {
+            @Override
+            public MoeKernel kernel(int layer, int tokens, Function<MoeLayerSpec, MoeWeights> weights) {
+                return kernels.computeIfAbsent(layer, l -> {
+                    try {
+                        MoeKernel k = provider.create(spec, context);
+                        k.loadWeights(weights.apply(spec));
+                        return k;
+                    } catch (MoeKernelUnavailableException e) {
+                        throw new AssertionError(e);
+                    }
+                });
+            }
+
+            @Override
+            public String describe() {
+                return provider.name();
+            }
+        };
+        return new dev.moespec.engine.model.CpuMoeModel(Checkpoint.open(dir, CheckpointLayout.of(c)), spec, source, KV_BYTES);
+    }
+
+    /** The runner and the MoE kernels it was given (closed with it). */
+    record Runner(CudaMoeModel model, Map<Integer, MoeKernel> kernels) implements AutoCloseable {
+        @Override
+        public void close() {
+            model.close();
+            kernels.values().forEach(MoeKernel::close);
+        }
+    }
+}
