@@ -35,12 +35,12 @@ import java.util.concurrent.Callable;
  * 128-token prompts; {@code --bos} prepends one) for every method × k. Per row: mean accepted tokens per verification step next to
  * eval.json's figure, acceptance rate, the share of prompts whose output equals plain greedy decoding, and
  * tokens/s with and without speculation at batch 1 and at {@code --batch}. Registered under the {@code bench}
- * parent command.
+ * parent command ({@code moespec bench spec}); public so that {@code dev.moespec.cli.bench.BenchCommand} can list it.
  */
 @Command(name = "spec", mixinStandardHelpOptions = true,
         description = {"Speculative decoding benchmark: acceptance per method x k (vs eval.json) and tokens/s with and"
                 + " without speculation at batch 1 and --batch."})
-final class BenchSpecCommand implements Callable<Integer> {
+public final class BenchSpecCommand implements Callable<Integer> {
     static final List<String> METHODS = List.of("draft_model", "eagle", "mtp", "medusa", "ngram");
 
     @Spec
