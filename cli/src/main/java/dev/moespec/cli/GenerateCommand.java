@@ -9,6 +9,10 @@ import dev.moespec.engine.generate.GenerationResult;
 import dev.moespec.engine.generate.Generator;
 import dev.moespec.engine.model.ModelRunner;
 import dev.moespec.engine.sampling.SamplingParams;
+import dev.moespec.engine.spec.SpecDecodeSession;
+import dev.moespec.engine.spec.SpecGenerationResult;
+import dev.moespec.engine.spec.SpecMetrics;
+import dev.moespec.engine.tokenizer.Utf8StreamDecoder;
 import dev.moespec.engine.tokenizer.ByteLevelBpeTokenizer;
 import dev.moespec.engine.wiring.Engine;
 import picocli.CommandLine.Command;
@@ -18,6 +22,7 @@ import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.OptionalLong;
@@ -26,12 +31,16 @@ import java.util.concurrent.Callable;
 /**
  * {@code moespec generate}: loads a checkpoint, runs it on the GPU ({@code --device auto} when one is usable, or
  * {@code cuda}) or the CPU with the target's MoE binding resolved for that device, streams the continuation of a
- * prompt and ends with a summary (tokens/s, time to first token, MoE backend per role). Speculative generation is
- * a later issue: asking for it is refused with a reason.
+ * prompt and ends with a summary (tokens/s, time to first token, MoE backend per role). With
+ * {@code --speculative-config} it runs speculative decoding with the method's proposer (its drafter on the draft
+ * role's MoE binding) and adds the acceptance metrics; {@code --metrics-json} writes them as JSON. Speculative
+ * decoding runs on the CPU today (its GPU path is a later step).
  */
 @Command(name = "generate", mixinStandardHelpOptions = true,
         description = {"Generate a continuation of a prompt, streaming tokens as they come.",
-                "Runs on the GPU when one is usable (CUDA forward pass, decode steps as CUDA graphs), else on the CPU."})
+                "Runs on the GPU when one is usable (CUDA forward pass, decode steps as CUDA graphs), else on the CPU.",
+                "With --speculative-config, speculative decoding (draft_model, eagle, mtp, medusa, ngram or a plugin"
+                        + " method), on the CPU today."})
 final class GenerateCommand implements Callable<Integer> {
     static final String DEFAULT_PROMPT = "def fibonacci(n):\n";
 
@@ -73,8 +82,12 @@ final class GenerateCommand implements Callable<Integer> {
     String moeBackend;
 
     @Option(names = "--speculative-config", paramLabel = "JSON",
-            description = "vLLM-style JSON; validated as in 'plan' (speculative generation comes with issue 6).")
+            description = "vLLM-style JSON, e.g. '{\"method\":\"mtp\",\"num_speculative_tokens\":2,\"moe_backend\":\"triton\"}'.")
     String speculativeConfig;
+
+    @Option(names = "--metrics-json", paramLabel = "FILE",
+            description = "Also write the run's metrics (tokens/s, acceptance, per-position acceptance, backends) as JSON.")
+    Path metricsJson;
 
     @Option(names = "--kv-cache-memory", paramLabel = "BYTES", defaultValue = "268435456",
             description = "KV-cache memory budget in bytes (default: ${DEFAULT-VALUE} = 256 MiB).")
@@ -93,9 +106,7 @@ final class GenerateCommand implements Callable<Integer> {
         EngineConfig config = EngineConfig.builder(ModelConfig.load(dir)).moeBackend(moeBackend)
                 .speculativeConfigJson(speculativeConfig).build();
         if (config.speculative().isPresent()) {
-            throw new UserInputException("--speculative-config is valid (method '" + config.speculative().get().method()
-                    + "'), but speculative generation is not implemented yet (issue 6); run 'moespec plan' with it to see"
-                    + " the backends, or drop it to generate without speculation");
+            return speculative(config, speculativeDevice(where, err), dir, params, out);
         }
         DeviceInfo run = device(where, err);
         try (Engine engine = Engine.build(config, run, Thread.currentThread().getContextClassLoader());
@@ -115,8 +126,71 @@ final class GenerateCommand implements Callable<Integer> {
                     r.promptTokens(), r.tokens().length, r.stop().name().toLowerCase(Locale.ROOT), runner.device(),
                     r.tokensPerSecond(), r.decodeTokensPerSecond(), r.ttftNanos() / 1e6, r.moeBackend());
             out.flush();
+            if (metricsJson != null) {
+                long n = r.tokens().length;
+                writeMetrics(new SpecMetrics("none", 0, 1, n, Math.max(0, n - 1), Math.max(0, n - 1), 0, 0, 0, 0, 1, 0,
+                        new double[0], r.ttftNanos() / 1e9, 0, (r.totalNanos() - r.ttftNanos()) / 1e9, r.totalNanos() / 1e9,
+                        r.tokensPerSecond(), java.util.Map.of("target", r.moeBackend())));
+            }
         }
         return 0;
+    }
+
+    /** Speculative decoding of the prompt: streams, then prints the summary, the acceptance and the bindings. */
+    private int speculative(EngineConfig config, DeviceInfo run, Path dir, SamplingParams params, PrintWriter out) {
+        try (Engine engine = Engine.build(config, run, Thread.currentThread().getContextClassLoader());
+             SpecDecodeSession session = SpecDecodeSession.open(engine, kvCacheMemory)) {
+            var tokenizer = ByteLevelBpeTokenizer.load(dir);
+            Utf8StreamDecoder decoder = new Utf8StreamDecoder(tokenizer);
+            int[] ids = new Generator(session.target(), tokenizer).promptIds(prompt);
+            out.print(prompt);
+            out.flush();
+            SpecGenerationResult r = session.generator(tokenizer.eosId()).generate(List.of(ids), params, (seq, id) -> {
+                out.print(decoder.accept(id));
+                out.flush();
+            });
+            out.print(decoder.flush());
+            out.println();
+            SpecMetrics m = r.metrics();
+            out.printf(Locale.ROOT, "--- %d prompt + %d new tokens (%s) on %s | %.1f tokens/s | %d target passes"
+                            + " | speculative: %s k=%d%n", ids.length, m.newTokens(),
+                    r.stops().getFirst().name().toLowerCase(Locale.ROOT), session.target().device(), m.tokensPerSecond(),
+                    m.targetPasses(), m.method(), m.k());
+            out.print(SpecReport.acceptance(m));
+            out.printf("    MoE backend: target=%s draft=%s%n", m.moeBackends().get("target"), m.moeBackends().get("draft"));
+            out.printf(Locale.ROOT, "    time: prefill %.1f ms, propose %.1f ms, verify %.1f ms%n", m.prefillSeconds() * 1e3,
+                    m.proposeSeconds() * 1e3, m.verifySeconds() * 1e3);
+            out.flush();
+            if (metricsJson != null) writeMetrics(m);
+        }
+        return 0;
+    }
+
+    private void writeMetrics(SpecMetrics m) {
+        try {
+            java.nio.file.Files.writeString(metricsJson, SpecReport.json(m) + "\n");
+        } catch (java.io.IOException e) {
+            throw new UserInputException("cannot write --metrics-json " + metricsJson + ": " + e.getMessage()
+                    + "; pass a writable file path");
+        }
+    }
+
+    /**
+     * Speculative decoding runs on the CPU runner today: {@code cuda} is refused with that reason, {@code auto} says
+     * so when a GPU is present, so every role's MoE binding is resolved for the CPU it really runs on.
+     */
+    private static DeviceInfo speculativeDevice(String where, PrintWriter err) {
+        if (where.equals("cuda")) {
+            throw new UserInputException("--device cuda: speculative decoding runs on the CPU today (its GPU path is not"
+                    + " implemented yet); use --device cpu (or auto), or drop --speculative-config to generate on the GPU");
+        }
+        DeviceInfo detected = DeviceSelection.detect();
+        if (detected.isCuda()) {
+            err.println("moespec: speculative decoding runs on the CPU today (found " + detected.describe() + ")");
+            err.flush();
+            return DeviceInfo.cpu("speculative decoding runs on the CPU today");
+        }
+        return detected;
     }
 
     /**

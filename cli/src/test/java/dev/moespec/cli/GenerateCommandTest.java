@@ -67,7 +67,7 @@ class GenerateCommandTest {
             top-k below -1       | --top-k             |-3                              | top_k must be
             zero max tokens      | --max-tokens        |0                               | max_tokens must be >= 1
             unknown device       | --device            |tpu                             | unknown --device 'tpu'
-            speculative refused  | --speculative-config|{"method":"ngram","num_speculative_tokens":4}| issue 6
+            medusa k above heads | --speculative-config|{"method":"medusa","model":"demo-medusa","num_speculative_tokens":4}| at most 3
             bad speculative JSON | --speculative-config|{"method":"mtp",                | Malformed --speculative-config JSON
             unknown backend      | --moe-backend       |tritno                          | Did you mean 'triton'?
             missing model        | --model             |/nonexistent/model/dir          | /nonexistent/model/dir

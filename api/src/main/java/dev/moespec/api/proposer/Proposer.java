@@ -14,6 +14,12 @@ public interface Proposer extends AutoCloseable {
      */
     Proposal propose(ProposalRequest request);
 
+    /**
+     * The sequence with id {@code sequenceId} (see {@link ProposalRequest#sequenceIds()}) has finished: free its
+     * draft state. Stateless proposers keep the no-op.
+     */
+    default void release(long sequenceId) {}
+
     /** Releases device buffers or draft-model state. Model-free proposers hold nothing, hence the no-op. */
     @Override
     default void close() {}

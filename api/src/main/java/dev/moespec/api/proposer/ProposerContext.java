@@ -38,4 +38,27 @@ public interface ProposerContext {
     default int vocabSize() {
         return settings().vocabSize();
     }
+
+    /**
+     * Builds the causal drafter network of {@code kind} over the speculative config's checkpoint, with the draft
+     * role's config and MoE kernels. The proposer owns the result and closes it.
+     *
+     * @throws IllegalStateException when this context has no drafter checkpoint or cannot build that kind (this
+     *                               default: a context without an engine behind it, e.g. {@link ProposerSettings})
+     */
+    default DraftNetwork openDraftNetwork(DraftNetworkKind kind) {
+        throw new IllegalStateException("this proposer context has no engine behind it, so it cannot build a "
+                + kind + " drafter network; create the proposer through the engine (moespec generate), or use a"
+                + " model-free method such as ngram");
+    }
+
+    /**
+     * Builds the Medusa-style heads of the speculative config's checkpoint. The proposer owns the result.
+     *
+     * @throws IllegalStateException when this context has no heads checkpoint (this default)
+     */
+    default DraftHeads openDraftHeads() {
+        throw new IllegalStateException("this proposer context has no engine behind it, so it cannot build drafter"
+                + " heads; create the proposer through the engine (moespec generate)");
+    }
 }

@@ -230,6 +230,20 @@ public final class CudaMoeModel implements ModelRunner {
         return cache.sequence(sequence).length;
     }
 
+    /**
+     * Rollback for speculative decoding: the paged cache is addressed by position, so dropping the tail is setting
+     * the length; the next step overwrites the dropped slots. (The speculative loop runs on the CPU runner today.)
+     */
+    @Override
+    public void truncate(int sequence, int length) {
+        var s = cache.sequence(sequence);
+        if (length < 0 || length > s.length) {
+            throw new IllegalArgumentException("cannot truncate sequence " + sequence + " to " + length
+                    + " tokens: it holds " + s.length + " (a rollback keeps 0.." + s.length + ")");
+        }
+        s.length = length;
+    }
+
     @Override
     public String moeBackend() {
         return moe.describe();

@@ -9,7 +9,7 @@ import java.util.stream.IntStream;
 
 /** Reads checkpoint tensors into fp32 arrays, dequantising FP8 block weights ({@code W = Q · scale_inv[r/128][c/128]}). */
 public final class HostWeights {
-    static final int BLOCK = 128;
+    public static final int BLOCK = 128;
 
     private HostWeights() {}
 

@@ -117,6 +117,36 @@ public final class KvCache {
         return sequence(id).length;
     }
 
+    /**
+     * Forgets every cached token of sequence {@code id} from position {@code length} on (rollback after a
+     * speculative rejection). Its blocks stay reserved; the next step overwrites the dropped slots.
+     *
+     * @throws IllegalArgumentException when {@code length} is negative or above the cached length
+     */
+    public void truncate(int id, int length) {
+        Sequence s = sequence(id);
+        if (length < 0 || length > s.length) {
+            throw new IllegalArgumentException("cannot truncate sequence " + id + " to " + length + " tokens: it holds "
+                    + s.length + " (a rollback keeps 0.." + s.length + ")");
+        }
+        s.length = length;
+    }
+
+    /**
+     * Marks {@code tokens} more tokens of sequence {@code id} as cached, after a forward pass wrote their K/V at
+     * positions {@code length .. length + tokens - 1}.
+     *
+     * @throws IllegalArgumentException when they exceed the tokens the sequence reserved
+     */
+    public void advance(int id, int tokens) {
+        Sequence s = sequence(id);
+        if (s.length + tokens > s.capacity) {
+            throw new IllegalArgumentException("sequence " + id + " reserved " + s.capacity + " tokens and holds "
+                    + s.length + "; " + tokens + " more do not fit (open it with a larger maxTokens)");
+        }
+        s.length += tokens;
+    }
+
     float[] keys(int layer) {
         return k[layer];
     }

@@ -6,15 +6,15 @@ import java.util.stream.IntStream;
  * {@code y = x · Wᵀ} with {@code W[out, in]} in fp32, rows of {@code x} independent (so batching never changes a
  * row's result). Parallel over output rows when the call is big enough to pay for the fork.
  */
-record Linear(float[] w, int out, int in) {
+public record Linear(float[] w, int out, int in) {
     private static final long PARALLEL_WORK = 1L << 17;
 
-    Linear {
+    public Linear {
         if (w.length != out * in) throw new IllegalArgumentException("weight holds " + w.length + " values, not " + out + "x" + in);
     }
 
     /** {@code x[rows, in]} → new {@code [rows, out]}. */
-    float[] apply(float[] x, int rows) {
+    public float[] apply(float[] x, int rows) {
         float[] y = new float[rows * out];
         if ((long) rows * out * in >= PARALLEL_WORK) {
             IntStream.range(0, out).parallel().forEach(o -> column(x, rows, y, o));

@@ -27,6 +27,14 @@ public interface ModelRunner extends AutoCloseable {
     int length(int sequence);
 
     /**
+     * Drops the cached tokens of {@code sequence} from position {@code length} on: the rollback after the target
+     * rejected speculative tokens it had already appended.
+     *
+     * @throws IllegalArgumentException when {@code length} is negative or above the cached length
+     */
+    void truncate(int sequence, int length);
+
+    /**
      * Appends each chunk's tokens to its sequence and returns their logits. Chunks must name distinct sequences.
      *
      * @throws IllegalArgumentException when a chunk would exceed its sequence's reserved length or a token id is

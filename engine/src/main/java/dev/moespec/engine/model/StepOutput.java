@@ -12,6 +12,7 @@ public final class StepOutput {
     private final float[][] logits;
     private final float[][] features;
 
+    /** Per chunk: its logits rows ({@code rows × V}) and its features ({@code tokens × H}). */
     public StepOutput(int vocab, int hidden, float[][] logits, float[][] features) {
         this.vocab = vocab;
         this.hidden = hidden;

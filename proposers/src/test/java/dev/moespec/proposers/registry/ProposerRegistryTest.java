@@ -29,9 +29,9 @@ class ProposerRegistryTest {
     private static final ProposerRegistry NGRAM_ONLY = ProposerRegistry.of(List.of(new NgramProposerProvider()));
 
     @Test
-    void serviceLoaderDiscoversNgramFromThisModule() {
+    void serviceLoaderDiscoversEveryBuiltInProposerOfThisModule() {
         var registry = ProposerRegistry.load(getClass().getClassLoader());
-        assertEquals(List.of("ngram"), registry.methods());
+        assertEquals(List.of("draft_model", "eagle", "medusa", "mtp", "ngram"), registry.methods());
         assertInstanceOf(NgramProposerProvider.class, registry.require("ngram"));
     }
 

@@ -1,0 +1,272 @@
+package dev.moespec.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.moespec.api.config.EngineConfig;
+import dev.moespec.api.config.ModelConfig;
+import dev.moespec.api.device.DeviceInfo;
+import dev.moespec.engine.device.DeviceSelection;
+import dev.moespec.engine.sampling.SamplingParams;
+import dev.moespec.engine.spec.BatchListener;
+import dev.moespec.engine.spec.SpecDecodeSession;
+import dev.moespec.engine.spec.SpecGenerationResult;
+import dev.moespec.engine.spec.SpecMetrics;
+import dev.moespec.engine.wiring.Engine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.OptionalDouble;
+import java.util.OptionalLong;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code moespec bench spec}: greedy speculative decoding over the benchmark prompts ({@code spec-prompts.jsonl}:
+ * 128 raw byte tokens each, cut from the middle of held-out files, used as stored — no BOS, like eval.json's
+ * 128-token prompts; {@code --bos} prepends one) for every method × k. Per row: mean accepted tokens per verification step next to
+ * eval.json's figure, acceptance rate, the share of prompts whose output equals plain greedy decoding, and
+ * tokens/s with and without speculation at batch 1 and at {@code --batch}. Registered under the {@code bench}
+ * parent command ({@code moespec bench spec}); public so that {@code dev.moespec.cli.bench.BenchCommand} can list it.
+ */
+@Command(name = "spec", mixinStandardHelpOptions = true,
+        description = {"Speculative decoding benchmark: acceptance per method x k (vs eval.json) and tokens/s with and"
+                + " without speculation at batch 1 and --batch."})
+public final class BenchSpecCommand implements Callable<Integer> {
+    static final List<String> METHODS = List.of("draft_model", "eagle", "mtp", "medusa", "ngram");
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--prompts", paramLabel = "FILE", description = "JSONL of {\"ids\": [...]} prompts (default: models/spec-prompts.jsonl).")
+    Path prompts;
+
+    @Option(names = "--num-prompts", paramLabel = "N", defaultValue = "8", description = "Prompts to use, from the top (default: ${DEFAULT-VALUE}; 64 = all).")
+    int numPrompts;
+
+    @Option(names = "--max-tokens", paramLabel = "N", defaultValue = "128", description = "New tokens per prompt (default: ${DEFAULT-VALUE}, as eval.json).")
+    int maxTokens;
+
+    @Option(names = "--methods", paramLabel = "LIST", split = ",", description = "Methods (default: draft_model,eagle,mtp,medusa,ngram).")
+    List<String> methods = METHODS;
+
+    @Option(names = "--k", paramLabel = "LIST", split = ",", description = "num_speculative_tokens values (default: 1,2,3,4; medusa stops at 3, ngram runs 4 as eval.json).")
+    List<Integer> ks = List.of(1, 2, 3, 4);
+
+    @Option(names = "--batch", paramLabel = "N", defaultValue = "8", description = "Batch size of the batched run (default: ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--speed-prompts", paramLabel = "N", defaultValue = "2",
+            description = "Prompts run one at a time for the batch-1 tokens/s (default: ${DEFAULT-VALUE}).")
+    int speedPrompts;
+
+    @Option(names = "--moe-backend", paramLabel = "NAME", defaultValue = "auto", description = "The target's MoE backend (default: ${DEFAULT-VALUE}).")
+    String moeBackend;
+
+    @Option(names = "--draft-moe-backend", paramLabel = "NAME", description = "\"moe_backend\" of the speculative config (default: inherit).")
+    String draftMoeBackend;
+
+    @Option(names = "--kv-cache-memory", paramLabel = "BYTES", defaultValue = "268435456", description = "KV-cache budget per model (default: ${DEFAULT-VALUE}).")
+    long kvCacheMemory;
+
+    @Option(names = "--bos", description = "Prepend the BOS token to every prompt (default: the ids as stored).")
+    boolean bos;
+
+    @Option(names = "--json", description = "Print the results as JSON instead of a table.")
+    boolean json;
+
+    /** One method × k (or the plain baseline, method {@code none}). */
+    record Row(String method, int k, double meanAccepted, Double evalMeanAccepted, Double deltaPercent,
+               double acceptanceRate, double meanAcceptanceLength, double greedyMatchFraction, double tokensPerSecondBatch1,
+               double tokensPerSecondBatched, double speedupBatch1, double speedupBatched, String targetMoeBackend,
+               String draftMoeBackend) {}
+
+    /** The whole benchmark, as {@code --json} prints it. */
+    record Report(String device, int prompts, int maxTokens, int batch, int speedPrompts, double plainTokensPerSecondBatch1,
+                  double plainTokensPerSecondBatched, List<Row> rows) {}
+
+    @Override
+    public Integer call() {
+        PrintWriter out = spec.commandLine().getOut();
+        if (numPrompts < 1 || maxTokens < 1 || batch < 1 || speedPrompts < 1) {
+            throw new UserInputException("--num-prompts, --max-tokens, --batch and --speed-prompts must be >= 1");
+        }
+        for (String m : methods) {
+            if (m.isBlank()) throw new UserInputException("--methods has an empty entry; list methods like draft_model,eagle");
+        }
+        for (int k : ks) if (k < 1) throw new UserInputException("--k values must be >= 1, got " + k);
+        Path targetDir = BundledModels.demoTarget();
+        Path promptFile = prompts != null ? prompts : targetDir.resolveSibling("spec-prompts.jsonl");
+        List<int[]> all = loadPrompts(promptFile, numPrompts, bos);
+        JsonNode eval = readEval(targetDir.resolveSibling("eval.json"));
+        DeviceInfo device = DeviceInfo.cpu(DeviceSelection.detect().isCuda()
+                ? "the CUDA forward pass is not implemented yet; benchmarking the CPU path" : "no GPU");
+        SamplingParams greedy = new SamplingParams(0, 0, 1, OptionalLong.empty(), maxTokens, true);
+
+        Measured plain = measure(config(targetDir, null, 0), device, all, greedy, null);
+        List<Row> rows = new ArrayList<>();
+        for (String method : methods) {
+            for (int k : ks) {
+                if (method.equals("medusa") && k > 3) continue;
+                if (method.equals("ngram") && ks.contains(4) && k != 4) continue;  // eval.json has ngram at k=4 only
+                Measured m = measure(config(targetDir, method, k), device, all, greedy, plain.outputs);
+                OptionalDouble expected = evalMeanAccepted(eval, method, k);
+                rows.add(new Row(method, k, m.meanAccepted, expected.isPresent() ? expected.getAsDouble() : null,
+                        expected.isPresent() ? 100 * (m.meanAccepted / expected.getAsDouble() - 1) : null,
+                        m.acceptanceRate, m.meanAcceptanceLength, m.greedyMatch, m.tpsBatch1, m.tpsBatched,
+                        m.tpsBatch1 / plain.tpsBatch1, m.tpsBatched / plain.tpsBatched, m.targetBackend, m.draftBackend));
+                if (!json) {
+                    err().printf(Locale.ROOT, "bench spec: %s k=%d done%n", method, k);
+                    err().flush();
+                }
+            }
+        }
+        Report report = new Report("cpu", all.size(), maxTokens, batch, Math.min(speedPrompts, all.size()),
+                plain.tpsBatch1, plain.tpsBatched, rows);
+        out.print(json ? SpecReport.json(report) + "\n" : table(report));
+        out.flush();
+        return 0;
+    }
+
+    private PrintWriter err() {
+        return spec.commandLine().getErr();
+    }
+
+    private EngineConfig config(Path targetDir, String method, int k) {
+        String specJson = null;
+        if (method != null) {
+            String model = switch (method) {
+                case "draft_model" -> ",\"model\":\"demo-draft\"";
+                case "eagle" -> ",\"model\":\"demo-eagle\"";
+                case "medusa" -> ",\"model\":\"demo-medusa\"";
+                // eval.json's prompt lookup: the longest suffix n-gram, n = 5..2
+                case "ngram" -> ",\"prompt_lookup_min\":2,\"prompt_lookup_max\":5";
+                default -> "";
+            };
+            String backend = draftMoeBackend == null ? "" : ",\"moe_backend\":\"" + draftMoeBackend + "\"";
+            specJson = "{\"method\":\"" + method + "\",\"num_speculative_tokens\":" + k + model + backend + "}";
+        }
+        return EngineConfig.builder(ModelConfig.load(targetDir)).moeBackend(moeBackend).speculativeConfigJson(specJson).build();
+    }
+
+    /** What one configuration measured. */
+    private record Measured(double meanAccepted, double acceptanceRate, double meanAcceptanceLength, double greedyMatch,
+                            double tpsBatch1, double tpsBatched, List<int[]> outputs, String targetBackend,
+                            String draftBackend) {}
+
+    private Measured measure(EngineConfig config, DeviceInfo device, List<int[]> all, SamplingParams greedy,
+                             List<int[]> reference) {
+        try (Engine engine = Engine.build(config, device, Thread.currentThread().getContextClassLoader());
+             SpecDecodeSession session = SpecDecodeSession.open(engine, kvCacheMemory)) {
+            var generator = session.generator(256);
+            long accepted = 0, steps = 0, drafts = 0, draftTokens = 0, tokens = 0;
+            double seconds = 0;
+            List<int[]> outputs = new ArrayList<>();
+            for (int from = 0; from < all.size(); from += batch) {
+                SpecGenerationResult r = generator.generate(all.subList(from, Math.min(all.size(), from + batch)), greedy,
+                        BatchListener.NONE);
+                SpecMetrics m = r.metrics();
+                accepted += m.acceptedTokens();
+                steps += m.verifySteps();
+                drafts += m.drafts();
+                draftTokens += m.draftTokens();
+                tokens += m.newTokens();
+                seconds += m.totalSeconds();
+                outputs.addAll(r.tokens());
+            }
+            long oneTokens = 0;
+            double oneSeconds = 0;
+            for (int i = 0; i < Math.min(speedPrompts, all.size()); i++) {
+                SpecMetrics m = generator.generate(List.of(all.get(i)), greedy, BatchListener.NONE).metrics();
+                oneTokens += m.newTokens();
+                oneSeconds += m.totalSeconds();
+            }
+            int match = 0;
+            if (reference != null) {
+                for (int i = 0; i < outputs.size(); i++) if (Arrays.equals(outputs.get(i), reference.get(i))) match++;
+            }
+            return new Measured(steps == 0 ? 0 : accepted / (double) steps, draftTokens == 0 ? 0 : accepted / (double) draftTokens,
+                    drafts == 0 ? 1 : 1 + accepted / (double) drafts, reference == null ? 1 : match / (double) outputs.size(),
+                    oneTokens / oneSeconds, tokens / seconds, outputs, session.backends().get("target"),
+                    session.backends().getOrDefault("draft", "-"));
+        }
+    }
+
+    private String table(Report r) {
+        StringBuilder s = new StringBuilder();
+        s.append(String.format(Locale.ROOT, "moespec bench spec on %s: %d prompts x %d new tokens, greedy; tokens/s at batch 1"
+                + " (%d prompts one at a time) and batch %d%n", r.device(), r.prompts(), r.maxTokens(), r.speedPrompts(), r.batch()));
+        s.append(String.format(Locale.ROOT, "plain decoding: %.1f tokens/s at batch 1, %.1f tokens/s at batch %d%n%n",
+                r.plainTokensPerSecondBatch1(), r.plainTokensPerSecondBatched(), r.batch()));
+        s.append(String.format(Locale.ROOT, "%-12s %2s  %9s %9s %7s  %6s %6s  %6s  %9s %7s  %9s %7s  %s%n", "method", "k",
+                "accepted", "eval", "delta", "rate", "len", "greedy", "tok/s b1", "x plain", "tok/s b" + r.batch(),
+                "x plain", "moe target / draft"));
+        for (Row row : r.rows()) {
+            s.append(String.format(Locale.ROOT, "%-12s %2d  %9.3f %9s %7s  %6.3f %6.3f  %6.2f  %9.1f %7.2f  %9.1f %7.2f  %s / %s%n",
+                    row.method(), row.k(), row.meanAccepted(),
+                    row.evalMeanAccepted() == null ? "-" : String.format(Locale.ROOT, "%.3f", row.evalMeanAccepted()),
+                    row.deltaPercent() == null ? "-" : String.format(Locale.ROOT, "%+.1f%%", row.deltaPercent()),
+                    row.acceptanceRate(), row.meanAcceptanceLength(), row.greedyMatchFraction(), row.tokensPerSecondBatch1(),
+                    row.speedupBatch1(), row.tokensPerSecondBatched(), row.speedupBatched(), row.targetMoeBackend(),
+                    row.draftMoeBackend()));
+        }
+        s.append("accepted = mean accepted draft tokens per verification step (eval.json's mean_accepted); len = mean"
+                + " acceptance length (tokens per target pass); greedy = share of prompts equal to plain greedy decoding\n");
+        return s.toString();
+    }
+
+    static List<int[]> loadPrompts(Path file, int count, boolean bos) {
+        ObjectMapper mapper = new ObjectMapper();
+        List<int[]> out = new ArrayList<>();
+        List<String> lines;
+        try {
+            lines = Files.readAllLines(file);
+        } catch (IOException e) {
+            throw new UserInputException("cannot read --prompts " + file + ": " + e.getMessage()
+                    + "; pass a JSONL file of {\"ids\": [...]} objects");
+        }
+        for (int i = 0; i < lines.size() && out.size() < count; i++) {
+            if (lines.get(i).isBlank()) continue;
+            try {
+                JsonNode ids = mapper.readTree(lines.get(i)).get("ids");
+                if (ids == null || !ids.isArray() || ids.isEmpty()) throw new IOException("no non-empty \"ids\" array");
+                int offset = bos ? 1 : 0;
+                int[] p = new int[ids.size() + offset];
+                if (bos) p[0] = 256;  // the demo family's BOS / document separator
+                for (int j = 0; j < ids.size(); j++) p[j + offset] = ids.get(j).asInt();
+                out.add(p);
+            } catch (IOException e) {
+                throw new UserInputException(file + " line " + (i + 1) + ": " + e.getMessage()
+                        + "; each line must be a JSON object with an \"ids\" array of token ids");
+            }
+        }
+        if (out.isEmpty()) throw new UserInputException(file + " has no prompts");
+        return out;
+    }
+
+    private static JsonNode readEval(Path file) {
+        try {
+            return Files.isRegularFile(file) ? new ObjectMapper().readTree(Files.readString(file)) : null;
+        } catch (IOException e) {
+            return null;  // the comparison column is informative; a missing or broken eval.json leaves it empty
+        }
+    }
+
+    private static OptionalDouble evalMeanAccepted(JsonNode eval, String method, int k) {
+        if (eval == null) return OptionalDouble.empty();
+        for (JsonNode r : eval.path("spec_decode").path("results")) {
+            if (r.path("method").asText().equals(method) && r.path("k").asInt() == k) {
+                return OptionalDouble.of(r.path("mean_accepted").asDouble());
+            }
+        }
+        return OptionalDouble.empty();
+    }
+}

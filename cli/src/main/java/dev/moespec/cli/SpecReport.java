@@ -1,0 +1,42 @@
+package dev.moespec.cli;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.moespec.engine.spec.SpecMetrics;
+
+import java.io.UncheckedIOException;
+import java.util.Locale;
+import java.util.StringJoiner;
+
+/** Text and JSON forms of speculative-decoding metrics, shared by {@code generate} and {@code bench spec}. */
+final class SpecReport {
+    private static final ObjectMapper MAPPER = new ObjectMapper()
+            .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
+            .enable(SerializationFeature.INDENT_OUTPUT);
+
+    private SpecReport() {}
+
+    /** The acceptance line(s) of a speculative run; empty for a plain one. */
+    static String acceptance(SpecMetrics m) {
+        if (m.k() == 0) return "";
+        StringJoiner perPosition = new StringJoiner(", ", "[", "]");
+        for (double p : m.perPositionAcceptance()) perPosition.add(String.format(Locale.ROOT, "%.3f", p));
+        return String.format(Locale.ROOT, "    acceptance rate %.3f | mean acceptance length %.3f | mean accepted/step %.3f"
+                        + " | per position %s | %d drafts, %d of %d draft tokens accepted%n", m.acceptanceRate(),
+                m.meanAcceptanceLength(), m.meanAcceptedPerStep(), perPosition, m.drafts(), m.acceptedTokens(), m.draftTokens());
+    }
+
+    static String json(Object value) {
+        try {
+            return MAPPER.writeValueAsString(value);
+        } catch (JsonProcessingException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    static ObjectMapper mapper() {
+        return MAPPER;
+    }
+}

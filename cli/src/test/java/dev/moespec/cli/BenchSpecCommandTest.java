@@ -1,0 +1,74 @@
+package dev.moespec.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** {@code bench spec} on a CI-sized slice: JSON shape, eval.json comparison, greedy match, and the table. */
+class BenchSpecCommandTest {
+
+    private static String[] run(String... args) {
+        StringWriter out = new StringWriter(), err = new StringWriter();
+        CommandLine cl = CliErrors.configure(new CommandLine(new BenchSpecCommand()));
+        cl.setOut(new PrintWriter(out, true));
+        cl.setErr(new PrintWriter(err, true));
+        int exit = cl.execute(args);
+        return new String[] {String.valueOf(exit), out.toString(), err.toString()};
+    }
+
+    @Test
+    void jsonHasOneRowPerMethodAndKWithEvalFiguresAndSpeeds() throws Exception {
+        String[] r = run("--json", "--num-prompts", "2", "--max-tokens", "16", "--batch", "2", "--speed-prompts", "1",
+                "--methods", "mtp,medusa,ngram", "--k", "2,4");
+        assertEquals("0", r[0], r[2]);
+        JsonNode report = new ObjectMapper().readTree(r[1]);
+        assertEquals(2, report.path("prompts").asInt());
+        assertTrue(report.path("plain_tokens_per_second_batch1").asDouble() > 0);
+        JsonNode rows = report.path("rows");
+        // mtp k=2,4; medusa k=2 (3 heads); ngram k=4 only (eval.json's)
+        assertEquals(4, rows.size(), rows.toString());
+        for (JsonNode row : rows) {
+            assertEquals(1.0, row.path("greedy_match_fraction").asDouble(), row.toString());
+            assertTrue(row.path("mean_accepted").asDouble() >= 0 && row.path("tokens_per_second_batched").asDouble() > 0);
+            assertTrue(row.path("eval_mean_accepted").isNumber(), row.toString());
+        }
+        assertEquals("mtp", rows.get(0).path("method").asText());
+        assertEquals(2, rows.get(0).path("k").asInt());
+        assertEquals(1.562, rows.get(0).path("eval_mean_accepted").asDouble(), 1e-3);
+        assertEquals("ngram", rows.get(3).path("method").asText());
+    }
+
+    @Test
+    void tablePrintsAHeaderAndARowPerConfiguration() {
+        String[] r = run("--num-prompts", "1", "--max-tokens", "16", "--methods", "eagle", "--k", "1");
+        assertEquals("0", r[0], r[2]);
+        assertTrue(r[1].contains("plain decoding:"), r[1]);
+        assertTrue(r[1].matches("(?s).*\\neagle +1 +[0-9.]+ +0\\.829 .*"), r[1]);
+    }
+
+    @Test
+    void composesUnderTheBenchParent() {
+        StringWriter out = new StringWriter(), err = new StringWriter();
+        // what the lead's one-line registration does: BenchSpecCommand under the bench parent
+        CommandLine cl = CliErrors.configure(new CommandLine(new dev.moespec.cli.bench.BenchCommand())
+                .addSubcommand(new BenchSpecCommand()));
+        cl.setOut(new PrintWriter(out, true));
+        cl.setErr(new PrintWriter(err, true));
+        assertEquals(0, cl.execute("spec", "--help"), err.toString());
+        assertTrue(out.toString().contains("Usage: bench spec"), out.toString());
+    }
+
+    @Test
+    void badValuesExitTwoWithAFix() {
+        String[] r = run("--k", "0");
+        assertEquals("2", r[0]);
+        assertTrue(r[2].contains("--k values must be >= 1"), r[2]);
+    }
+}

@@ -1,0 +1,45 @@
+package dev.moespec.engine.spec;
+
+import java.util.Map;
+
+/**
+ * The numbers of one speculative (or plain, {@code method = "none"}) generation run, JSON-friendly (Jackson writes
+ * records as objects). Acceptance follows vLLM: rate = accepted / drafted; mean acceptance length = 1 + accepted /
+ * drafts (tokens per target pass, bonus included). {@code meanAcceptedPerStep} = accepted / drafts, eval.json's
+ * {@code mean_accepted}.
+ *
+ * @param method                the proposer's method, or {@code none}
+ * @param k                     num_speculative_tokens (0 without speculation)
+ * @param sequences             batch size
+ * @param newTokens             tokens generated over all sequences
+ * @param targetPasses          target forward passes after prefill (verification steps, batched)
+ * @param verifySteps           per-sequence verification steps (a batched pass counts once per sequence in it)
+ * @param drafts                per-sequence verification steps that had a proposal
+ * @param draftTokens           tokens proposed
+ * @param acceptedTokens        proposed tokens accepted
+ * @param acceptanceRate        accepted / proposed
+ * @param meanAcceptanceLength  1 + accepted / drafts
+ * @param meanAcceptedPerStep   accepted / verifySteps (eval.json's {@code mean_accepted})
+ * @param perPositionAcceptance share of drafts whose first i+1 tokens were accepted
+ * @param prefillSeconds        prompt prefill and first token
+ * @param proposeSeconds        time in the proposer
+ * @param verifySeconds         target verification passes and rejection sampling
+ * @param totalSeconds          wall time, prefill included
+ * @param tokensPerSecond       newTokens / totalSeconds
+ * @param moeBackends           which MoE backend each role ran ({@code target}, {@code draft})
+ */
+public record SpecMetrics(String method, int k, int sequences, long newTokens, long targetPasses, long verifySteps, long drafts,
+                          long draftTokens, long acceptedTokens, double acceptanceRate, double meanAcceptanceLength,
+                          double meanAcceptedPerStep, double[] perPositionAcceptance, double prefillSeconds,
+                          double proposeSeconds, double verifySeconds, double totalSeconds, double tokensPerSecond,
+                          Map<String, String> moeBackends) {
+    public SpecMetrics {
+        perPositionAcceptance = perPositionAcceptance.clone();
+        moeBackends = Map.copyOf(moeBackends);
+    }
+
+    @Override
+    public double[] perPositionAcceptance() {
+        return perPositionAcceptance.clone();
+    }
+}

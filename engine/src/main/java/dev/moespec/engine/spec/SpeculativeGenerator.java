@@ -1,0 +1,214 @@
+package dev.moespec.engine.spec;
+
+import dev.moespec.api.proposer.Proposal;
+import dev.moespec.api.proposer.ProposalRequest;
+import dev.moespec.api.proposer.Proposer;
+import dev.moespec.api.proposer.ProposerContext;
+import dev.moespec.engine.generate.StopReason;
+import dev.moespec.engine.model.ModelRunner;
+import dev.moespec.engine.model.SequenceChunk;
+import dev.moespec.engine.model.StepOutput;
+import dev.moespec.engine.sampling.Sampler;
+import dev.moespec.engine.sampling.SamplingParams;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.SplittableRandom;
+
+/**
+ * The speculative decoding loop over a batch of sequences (vLLM's draft → verify → accept):
+ * <ol>
+ *   <li>prefill every prompt in one target pass, sample the first token, keep the target features {@code h_t};</li>
+ *   <li>ask the proposer for up to k drafts per sequence (histories, ids and features in one request);</li>
+ *   <li>one batched target pass scores, per sequence, its last committed token plus its drafts (k + 1 positions);</li>
+ *   <li>the rejection sampler accepts a prefix (greedy: argmax match; otherwise p_target/p_draft ≥ u) and emits a
+ *       correction or bonus token; the target's KV cache is truncated to the committed tokens (the proposer rolls
+ *       its own back by comparing histories);</li>
+ * </ol>
+ * until every sequence has {@code max_tokens} tokens or its EOS. Without a proposer it is plain batched decoding
+ * (one token per pass), the baseline for tokens/s. Greedy output equals greedy decoding token for token.
+ */
+public final class SpeculativeGenerator {
+    private final ModelRunner target;
+    private final Optional<Proposer> proposer;
+    private final String method;
+    private final ProposerContext context;
+    private final int eosId;
+    private final Map<String, String> backends;
+
+    /**
+     * @param proposer empty for plain decoding
+     * @param context  the proposer's context (its k and limits; proposals are checked against it)
+     * @param backends which MoE backend each role runs, for the metrics
+     */
+    public SpeculativeGenerator(ModelRunner target, Optional<Proposer> proposer, String method,
+                                ProposerContext context, int eosId, Map<String, String> backends) {
+        this.target = target;
+        this.proposer = proposer;
+        this.method = proposer.isPresent() ? method : "none";
+        this.context = context;
+        this.eosId = eosId;
+        this.backends = backends;
+    }
+
+    /** Per-sequence state of the loop. */
+    private static final class Seq {
+        final int index;
+        final long id;
+        final int handle;
+        int[] history;
+        final List<float[]> features = new ArrayList<>();
+        final int[] out;
+        int produced;
+        StopReason stop;
+        final SplittableRandom random;
+
+        Seq(int index, long id, int handle, int[] prompt, int maxTokens, SplittableRandom random) {
+            this.index = index;
+            this.id = id;
+            this.handle = handle;
+            this.history = prompt;
+            this.out = new int[maxTokens];
+            this.random = random;
+        }
+    }
+
+    private static long nextId;
+
+    public SpecGenerationResult generate(List<int[]> prompts, SamplingParams params, BatchListener listener) {
+        if (prompts.isEmpty()) throw new IllegalArgumentException("no prompts to generate from");
+        int k = proposer.isPresent() ? context.numSpeculativeTokens() : 0;
+        SpecDecodeStats stats = new SpecDecodeStats(Math.max(1, k));
+        List<Seq> all = new ArrayList<>();
+        long start = System.nanoTime(), proposeNs = 0, verifyNs = 0, passes = 0, steps = 0;
+        try {
+            for (int i = 0; i < prompts.size(); i++) {
+                int[] prompt = prompts.get(i);
+                if (prompt.length == 0) throw new IllegalArgumentException("prompt " + i + " has no tokens");
+                long seed = params.seed().isPresent() ? params.seed().getAsLong() + i : new SplittableRandom().nextLong();
+                all.add(new Seq(i, nextId(), target.open(prompt.length + params.maxTokens() + k), prompt,
+                        params.maxTokens(), new SplittableRandom(seed)));
+            }
+            // prefill: one pass over every prompt
+            List<SequenceChunk> prefill = new ArrayList<>();
+            for (Seq s : all) prefill.add(SequenceChunk.last(s.handle, s.history));
+            StepOutput first = target.step(prefill);
+            for (int c = 0; c < all.size(); c++) {
+                Seq s = all.get(c);
+                for (int r = 0; r < s.history.length; r++) s.features.add(first.feature(c, r));
+                float[] p = probabilities(first.lastLogits(c), params);
+                commit(s, new int[] {RejectionSampler.sample(p, s.random)}, params, listener);
+            }
+            long prefillNs = System.nanoTime() - start;
+            List<Seq> active = all.stream().filter(s -> s.stop == null).toList();
+            while (!active.isEmpty()) {
+                long t0 = System.nanoTime();
+                Proposal proposal = propose(active);
+                long t1 = System.nanoTime();
+                proposeNs += t1 - t0;
+                List<SequenceChunk> chunks = new ArrayList<>();
+                for (int a = 0; a < active.size(); a++) {
+                    Seq s = active.get(a);
+                    int[] drafts = proposal.tokens(a);
+                    int[] chunk = new int[drafts.length + 1];
+                    chunk[0] = s.history[s.history.length - 1];
+                    System.arraycopy(drafts, 0, chunk, 1, drafts.length);
+                    chunks.add(new SequenceChunk(s.handle, chunk, true));
+                }
+                StepOutput out = target.step(chunks);
+                passes++;
+                steps += active.size();
+                for (int a = 0; a < active.size(); a++) {
+                    Seq s = active.get(a);
+                    int[] drafts = proposal.tokens(a);
+                    float[][] targetProbs = new float[drafts.length + 1][];
+                    for (int r = 0; r <= drafts.length; r++) targetProbs[r] = probabilities(out.logits(a, r), params);
+                    Verification v = new Verification(drafts, proposal.probabilities(a).orElse(null), targetProbs);
+                    VerificationResult result = params.isGreedy() ? RejectionSampler.greedy(v)
+                            : RejectionSampler.probabilistic(v, s.random);
+                    stats.record(drafts.length, result);
+                    int n = s.history.length;
+                    // keep the last committed token and the accepted drafts; their features are real now
+                    target.truncate(s.handle, n + result.accepted());
+                    for (int r = 0; r <= result.accepted(); r++) s.features.add(out.feature(a, r));
+                    commit(s, result.tokens(), params, listener);
+                }
+                verifyNs += System.nanoTime() - t1;
+                for (Seq s : active) if (s.stop != null) proposer.ifPresent(p -> p.release(s.id));
+                active = active.stream().filter(s -> s.stop == null).toList();
+            }
+            long total = System.nanoTime() - start;
+            return result(all, stats, k, passes, steps, prefillNs, proposeNs, verifyNs, total);
+        } finally {
+            for (Seq s : all) {
+                target.release(s.handle);
+                proposer.ifPresent(p -> p.release(s.id));
+            }
+        }
+    }
+
+    private static synchronized long nextId() {
+        return nextId++;
+    }
+
+    private Proposal propose(List<Seq> active) {
+        List<int[]> histories = new ArrayList<>(active.size());
+        List<Long> ids = new ArrayList<>(active.size());
+        List<List<float[]>> features = new ArrayList<>(active.size());
+        for (Seq s : active) {
+            histories.add(s.history);
+            ids.add(s.id);
+            features.add(s.features);
+        }
+        ProposalRequest request = new ProposalRequest(histories, ids, features);
+        if (proposer.isEmpty()) return Proposal.tokensOnly(java.util.Collections.nCopies(active.size(), new int[0]));
+        Proposal p = proposer.get().propose(request);
+        p.requireValidFor(method, request, context);
+        return p;
+    }
+
+    /** Appends emitted tokens to the sequence until max_tokens or EOS. */
+    private void commit(Seq s, int[] tokens, SamplingParams params, BatchListener listener) {
+        int take = 0;
+        for (int t : tokens) {
+            s.out[s.produced++] = t;
+            take++;
+            listener.onToken(s.index, t);
+            if (t == eosId && !params.ignoreEos()) {
+                s.stop = StopReason.EOS;
+                break;
+            }
+            if (s.produced == s.out.length) {
+                s.stop = StopReason.MAX_TOKENS;
+                break;
+            }
+        }
+        int[] h = Arrays.copyOf(s.history, s.history.length + take);
+        System.arraycopy(tokens, 0, h, s.history.length, take);
+        s.history = h;
+    }
+
+    private static float[] probabilities(float[] logits, SamplingParams params) {
+        double[] p = Sampler.probabilities(logits, params);
+        float[] f = new float[p.length];
+        for (int i = 0; i < p.length; i++) f[i] = (float) p[i];
+        return f;
+    }
+
+    private SpecGenerationResult result(List<Seq> all, SpecDecodeStats stats, int k, long passes, long steps, long prefillNs,
+                                        long proposeNs, long verifyNs, long totalNs) {
+        SpecDecodeStats.Snapshot snap = stats.snapshot();
+        long produced = all.stream().mapToLong(s -> s.produced).sum();
+        double seconds = totalNs / 1e9;
+        SpecMetrics m = new SpecMetrics(method, k, all.size(), produced, passes, steps, snap.drafts(),
+                snap.draftTokens(), snap.acceptedTokens(), snap.acceptanceRate(), snap.meanAcceptanceLength(),
+                steps == 0 ? 0 : snap.acceptedTokens() / (double) steps,
+                k == 0 ? new double[0] : snap.perPositionAcceptance(), prefillNs / 1e9, proposeNs / 1e9,
+                verifyNs / 1e9, seconds, seconds == 0 ? 0 : produced / seconds, backends);
+        List<int[]> tokens = all.stream().map(s -> Arrays.copyOf(s.out, s.produced)).toList();
+        return new SpecGenerationResult(tokens, all.stream().map(s -> s.stop).toList(), m);
+    }
+}

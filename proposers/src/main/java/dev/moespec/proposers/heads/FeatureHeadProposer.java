@@ -1,0 +1,121 @@
+package dev.moespec.proposers.heads;
+
+import dev.moespec.api.proposer.DraftChunk;
+import dev.moespec.api.proposer.DraftNetwork;
+import dev.moespec.api.proposer.DraftOutput;
+import dev.moespec.api.proposer.Proposal;
+import dev.moespec.api.proposer.ProposalRequest;
+import dev.moespec.api.proposer.Proposer;
+import dev.moespec.api.proposer.ProposerContext;
+import dev.moespec.proposers.draft.Argmax;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * EAGLE and MTP drafting (FORMAT.md §5.0): a causal head over entries {@code p = (x_{p+1}, f_p)}. For committed
+ * tokens {@code x_0..x_{n-1}} the real entries {@code 0..n-2} use the target's features {@code h_p}; then for
+ * {@code j = 0..k-1} the output {@code o_q} of entry {@code q = n-2+j} gives {@code d_j = argmax(logits(o_q))}
+ * and the speculative entry {@code (d_j, o_q)} — the head's own pre-norm output as the next feature.
+ *
+ * <p>Each sequence's head cache keeps its real entries across steps. A real entry's feature depends only on the
+ * committed prefix, so after verification only the speculative entries (and real ones whose token changed) are
+ * truncated away, and the new real entries are fed in one chunk.
+ */
+public final class FeatureHeadProposer implements Proposer {
+    private static final int[] NONE = new int[0];
+
+    private final DraftNetwork network;
+    private final int k;
+    private final int maxModelLen;
+    private final Map<Long, Cached> sequences = new HashMap<>();
+
+    /** A head sequence and the entry tokens of its real entries ({@code x_1..x_m}). */
+    private static final class Cached {
+        final int handle;
+        int[] realTokens = NONE;
+
+        Cached(int handle) {
+            this.handle = handle;
+        }
+    }
+
+    public FeatureHeadProposer(ProposerContext context, DraftNetwork network) {
+        this.network = network;
+        this.k = context.numSpeculativeTokens();
+        this.maxModelLen = context.maxModelLen();
+    }
+
+    @Override
+    public Proposal propose(ProposalRequest request) {
+        int b = request.batchSize();
+        int[][] drafts = new int[b][];
+        int[] budget = new int[b];
+        int[] handles = new int[b];
+        List<Integer> active = new ArrayList<>();
+        List<DraftChunk> chunks = new ArrayList<>();
+        for (int i = 0; i < b; i++) {
+            int[] history = request.history(i);
+            int n = history.length;
+            drafts[i] = NONE;
+            budget[i] = Math.min(k, maxModelLen - n);
+            if (budget[i] <= 0 || n < 2) continue;  // no target feature yet
+            List<float[]> features = request.features(i);
+            if (features.size() < n - 1) {
+                throw new IllegalStateException(network.kind() + " needs the target features h_0..h_" + (n - 2)
+                        + " of sequence " + request.sequenceId(i) + " but the request carries " + features.size()
+                        + "; run it through an engine that passes target features");
+            }
+            Cached c = sequences.computeIfAbsent(request.sequenceId(i), id -> new Cached(network.open(maxModelLen)));
+            // real entries still valid: entry p holds x_{p+1}; the last one is re-fed for its output
+            int[] entryTokens = Arrays.copyOfRange(history, 1, n);
+            int keep = Math.min(commonPrefix(c.realTokens, entryTokens), n - 2);
+            network.truncate(c.handle, keep);
+            float[][] f = new float[n - 1 - keep][];
+            for (int p = keep; p < n - 1; p++) f[p - keep] = features.get(p);
+            chunks.add(new DraftChunk(c.handle, Arrays.copyOfRange(entryTokens, keep, n - 1), f));
+            c.realTokens = entryTokens;
+            handles[i] = c.handle;
+            drafts[i] = new int[budget[i]];
+            active.add(i);
+        }
+        for (int j = 0; !active.isEmpty(); j++) {
+            DraftOutput out = network.forward(chunks);
+            List<Integer> next = new ArrayList<>();
+            List<DraftChunk> nextChunks = new ArrayList<>();
+            for (int a = 0; a < active.size(); a++) {
+                int i = active.get(a);
+                drafts[i][j] = Argmax.of(out.lastLogits()[a]);
+                if (j + 1 < budget[i]) {
+                    nextChunks.add(new DraftChunk(handles[i], new int[] {drafts[i][j]}, new float[][] {out.lastHidden()[a]}));
+                    next.add(i);
+                }
+            }
+            active = next;
+            chunks = nextChunks;
+        }
+        return Proposal.tokensOnly(Arrays.asList(drafts));
+    }
+
+    private static int commonPrefix(int[] a, int[] b) {
+        int n = Math.min(a.length, b.length), i = 0;
+        while (i < n && a[i] == b[i]) i++;
+        return i;
+    }
+
+    @Override
+    public void release(long sequenceId) {
+        Cached c = sequences.remove(sequenceId);
+        if (c != null) network.release(c.handle);
+    }
+
+    @Override
+    public void close() {
+        sequences.values().forEach(c -> network.release(c.handle));
+        sequences.clear();
+        network.close();
+    }
+}
