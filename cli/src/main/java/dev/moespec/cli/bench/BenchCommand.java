@@ -9,7 +9,7 @@ import java.util.concurrent.Callable;
 
 /** {@code moespec bench}: benchmarks; {@code moe} times an MoE backend against the peer anchors. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        subcommands = {BenchMoeCommand.class, DecodeBenchCommand.class},
+        subcommands = {BenchMoeCommand.class, DecodeBenchCommand.class, dev.moespec.cli.BenchSpecCommand.class},
         description = "Benchmarks on the real device. 'moespec bench moe' times an MoE backend over the anchors' rows; 'moespec bench decode' times decode steps of the demo target.")
 public final class BenchCommand implements Callable<Integer> {
 
