@@ -54,15 +54,11 @@ class BenchSpecCommandTest {
     }
 
     @Test
-    void composesUnderTheBenchParent() {
+    void isRegisteredUnderMoespecBench() {
         StringWriter out = new StringWriter(), err = new StringWriter();
-        // what the lead's one-line registration does: BenchSpecCommand under the bench parent
-        CommandLine cl = CliErrors.configure(new CommandLine(new dev.moespec.cli.bench.BenchCommand())
-                .addSubcommand(new BenchSpecCommand()));
-        cl.setOut(new PrintWriter(out, true));
-        cl.setErr(new PrintWriter(err, true));
-        assertEquals(0, cl.execute("spec", "--help"), err.toString());
-        assertTrue(out.toString().contains("Usage: bench spec"), out.toString());
+        assertEquals(0, Moespec.run(new PrintWriter(out, true), new PrintWriter(err, true), "bench", "spec", "--help"),
+                err.toString());
+        assertTrue(out.toString().contains("Usage: moespec bench spec"), out.toString());
     }
 
     @Test
