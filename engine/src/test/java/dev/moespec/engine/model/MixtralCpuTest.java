@@ -145,6 +145,19 @@ class MixtralCpuTest {
         }
     }
 
+    @Test
+    void referenceWithoutTopKRenormalisationIsFarOutsideTheTolerance() {
+        int[] prompt = {3, 17, 42, 8, 8, 29, 1, 49, 0, 12};
+        double[][] wrong = new Fp64Mixtral(false).forward(prompt);
+        try (CpuMoeModel m = Models.exact(dir)) {
+            int s = m.open(prompt.length);
+            float[] got = m.step(List.of(new SequenceChunk(s, prompt, true))).logits(0, prompt.length - 1);
+            double worst = 0;
+            for (int v = 0; v < VOCAB; v++) worst = Math.max(worst, Math.abs(got[v] - wrong[prompt.length - 1][v]));
+            assertTrue(worst > 100 * LOGIT_TOL, "routing without renormalisation differs by only " + worst);
+        }
+    }
+
     static int argmax(double[] v) {
         int best = 0;
         for (int i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
@@ -153,6 +166,17 @@ class MixtralCpuTest {
 
     /** Mixtral's forward as HF's modeling_mixtral writes it, in fp64, full recompute, no cache. */
     static final class Fp64Mixtral {
+        /** False gives Qwen3's default (no renormalisation): used to show the check can tell the two apart. */
+        final boolean renormalise;
+
+        Fp64Mixtral() {
+            this(true);
+        }
+
+        Fp64Mixtral(boolean renormalise) {
+            this.renormalise = renormalise;
+        }
+
         double[] w(String name) {
             return weights.get(name);
         }
@@ -214,7 +238,7 @@ class MixtralCpuTest {
                 double[] g = matvec(w(ex + "w1.weight"), b, INTER), u = matvec(w(ex + "w3.weight"), b, INTER);
                 for (int i = 0; i < INTER; i++) g[i] = g[i] / (1 + Math.exp(-g[i])) * u[i];
                 double[] down = matvec(w(ex + "w2.weight"), g, H);
-                for (int c = 0; c < H; c++) y[c] += probs[e] / total * down[c];
+                for (int c = 0; c < H; c++) y[c] += (renormalise ? probs[e] / total : probs[e]) * down[c];
             }
             return y;
         }
