@@ -213,10 +213,7 @@ public final class CudaMoeModel implements ModelRunner {
 
     @Override
     public int open(int maxTokens) {
-        if (maxTokens > cfg.maxPositionEmbeddings()) {
-            throw new IllegalArgumentException("a sequence of " + maxTokens + " tokens exceeds max_position_embeddings "
-                    + cfg.maxPositionEmbeddings() + " of " + cfg.configFile() + "; shorten the prompt or --max-tokens");
-        }
+        ModelRunner.requireWithinPositions(cfg, maxTokens);
         return cache.open(maxTokens);
     }
 

@@ -98,10 +98,7 @@ public final class CpuMoeModel implements ModelRunner {
 
     @Override
     public int open(int maxTokens) {
-        if (maxTokens > cfg.maxPositionEmbeddings()) {
-            throw new IllegalArgumentException("a sequence of " + maxTokens + " tokens exceeds max_position_embeddings "
-                    + cfg.maxPositionEmbeddings() + " of " + cfg.configFile() + "; shorten the prompt or --max-tokens");
-        }
+        ModelRunner.requireWithinPositions(cfg, maxTokens);
         return cache.open(maxTokens);
     }
 

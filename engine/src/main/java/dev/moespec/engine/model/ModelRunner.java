@@ -50,4 +50,12 @@ public interface ModelRunner extends AutoCloseable {
 
     @Override
     void close();
+
+    /** Refuses a sequence of {@code maxTokens} tokens that does not fit {@code cfg}'s position embeddings. */
+    static void requireWithinPositions(ModelConfig cfg, int maxTokens) {
+        if (maxTokens > cfg.maxPositionEmbeddings()) {
+            throw new IllegalArgumentException("a sequence of " + maxTokens + " tokens exceeds max_position_embeddings "
+                    + cfg.maxPositionEmbeddings() + " of " + cfg.configFile() + "; shorten the prompt or --max-tokens");
+        }
+    }
 }

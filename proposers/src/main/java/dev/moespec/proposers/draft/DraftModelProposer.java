@@ -10,9 +10,7 @@ import dev.moespec.api.proposer.ProposerContext;
 
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * Drafts by running a separate draft model greedily over the committed tokens plus its own proposals
@@ -28,22 +26,13 @@ final class DraftModelProposer implements Proposer {
     private final DraftNetwork network;
     private final int k;
     private final int maxModelLen;
-    private final Map<Long, Cached> sequences = new HashMap<>();
-
-    /** A draft sequence handle and the tokens its cache holds, in order. */
-    private static final class Cached {
-        final int handle;
-        int[] fed = NONE;
-
-        Cached(int handle) {
-            this.handle = handle;
-        }
-    }
+    private final DraftSequences sequences;
 
     DraftModelProposer(ProposerContext context, DraftNetwork network) {
         this.network = network;
         this.k = context.numSpeculativeTokens();
         this.maxModelLen = context.maxModelLen();
+        this.sequences = new DraftSequences(network, maxModelLen);
     }
 
     @Override
@@ -58,12 +47,10 @@ final class DraftModelProposer implements Proposer {
             budget[i] = Math.min(k, maxModelLen - history.length);
             drafts[i] = NONE;
             if (budget[i] <= 0 || history.length == 0) continue;
-            Cached c = sequences.computeIfAbsent(request.sequenceId(i), id -> new Cached(network.open(maxModelLen)));
+            DraftSequences.Entry c = sequences.entry(request.sequenceId(i));
             // keep what the cache shares with the history; at least the last token is fed again for its logits
-            int keep = Math.min(commonPrefix(c.fed, history), history.length - 1);
-            network.truncate(c.handle, keep);
-            chunks.add(DraftChunk.tokens(c.handle, Arrays.copyOfRange(history, keep, history.length)));
-            c.fed = history;
+            int keep = sequences.rollBack(c, history, history.length - 1);
+            chunks.add(DraftChunk.tokens(c.handle(), Arrays.copyOfRange(history, keep, history.length)));
             drafts[i] = new int[budget[i]];
             active.add(i);
         }
@@ -75,9 +62,9 @@ final class DraftModelProposer implements Proposer {
                 int i = active.get(a);
                 drafts[i][j] = Argmax.of(out.lastLogits()[a]);
                 if (j + 1 < budget[i]) {
-                    Cached c = sequences.get(request.sequenceId(i));
-                    nextChunks.add(DraftChunk.tokens(c.handle, drafts[i][j]));
-                    c.fed = append(c.fed, drafts[i][j]);
+                    DraftSequences.Entry c = sequences.entry(request.sequenceId(i));
+                    nextChunks.add(DraftChunk.tokens(c.handle(), drafts[i][j]));
+                    c.append(drafts[i][j]);
                     next.add(i);
                 }
             }
@@ -87,28 +74,13 @@ final class DraftModelProposer implements Proposer {
         return Proposal.tokensOnly(Arrays.asList(drafts));
     }
 
-    static int commonPrefix(int[] a, int[] b) {
-        int n = Math.min(a.length, b.length), i = 0;
-        while (i < n && a[i] == b[i]) i++;
-        return i;
-    }
-
-    private static int[] append(int[] a, int t) {
-        int[] r = Arrays.copyOf(a, a.length + 1);
-        r[a.length] = t;
-        return r;
-    }
-
     @Override
     public void release(long sequenceId) {
-        Cached c = sequences.remove(sequenceId);
-        if (c != null) network.release(c.handle);
+        sequences.release(sequenceId);
     }
 
     @Override
     public void close() {
-        sequences.values().forEach(c -> network.release(c.handle));
-        sequences.clear();
-        network.close();
+        sequences.close();
     }
 }

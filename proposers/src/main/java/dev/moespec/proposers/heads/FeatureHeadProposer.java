@@ -8,12 +8,11 @@ import dev.moespec.api.proposer.ProposalRequest;
 import dev.moespec.api.proposer.Proposer;
 import dev.moespec.api.proposer.ProposerContext;
 import dev.moespec.proposers.draft.Argmax;
+import dev.moespec.proposers.draft.DraftSequences;
 
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * EAGLE and MTP drafting (FORMAT.md §5.0): a causal head over entries {@code p = (x_{p+1}, f_p)}. For committed
@@ -31,22 +30,14 @@ public final class FeatureHeadProposer implements Proposer {
     private final DraftNetwork network;
     private final int k;
     private final int maxModelLen;
-    private final Map<Long, Cached> sequences = new HashMap<>();
-
-    /** A head sequence and the entry tokens of its real entries ({@code x_1..x_m}). */
-    private static final class Cached {
-        final int handle;
-        int[] realTokens = NONE;
-
-        Cached(int handle) {
-            this.handle = handle;
-        }
-    }
+    /** Each head sequence remembers the entry tokens of its real entries ({@code x_1..x_m}). */
+    private final DraftSequences sequences;
 
     public FeatureHeadProposer(ProposerContext context, DraftNetwork network) {
         this.network = network;
         this.k = context.numSpeculativeTokens();
         this.maxModelLen = context.maxModelLen();
+        this.sequences = new DraftSequences(network, maxModelLen);
     }
 
     @Override
@@ -69,16 +60,14 @@ public final class FeatureHeadProposer implements Proposer {
                         + " of sequence " + request.sequenceId(i) + " but the request carries " + features.size()
                         + "; run it through an engine that passes target features");
             }
-            Cached c = sequences.computeIfAbsent(request.sequenceId(i), id -> new Cached(network.open(maxModelLen)));
+            DraftSequences.Entry c = sequences.entry(request.sequenceId(i));
             // real entries still valid: entry p holds x_{p+1}; the last one is re-fed for its output
             int[] entryTokens = Arrays.copyOfRange(history, 1, n);
-            int keep = Math.min(commonPrefix(c.realTokens, entryTokens), n - 2);
-            network.truncate(c.handle, keep);
+            int keep = sequences.rollBack(c, entryTokens, n - 2);
             float[][] f = new float[n - 1 - keep][];
             for (int p = keep; p < n - 1; p++) f[p - keep] = features.get(p);
-            chunks.add(new DraftChunk(c.handle, Arrays.copyOfRange(entryTokens, keep, n - 1), f));
-            c.realTokens = entryTokens;
-            handles[i] = c.handle;
+            chunks.add(new DraftChunk(c.handle(), Arrays.copyOfRange(entryTokens, keep, n - 1), f));
+            handles[i] = c.handle();
             drafts[i] = new int[budget[i]];
             active.add(i);
         }
@@ -100,22 +89,13 @@ public final class FeatureHeadProposer implements Proposer {
         return Proposal.tokensOnly(Arrays.asList(drafts));
     }
 
-    private static int commonPrefix(int[] a, int[] b) {
-        int n = Math.min(a.length, b.length), i = 0;
-        while (i < n && a[i] == b[i]) i++;
-        return i;
-    }
-
     @Override
     public void release(long sequenceId) {
-        Cached c = sequences.remove(sequenceId);
-        if (c != null) network.release(c.handle);
+        sequences.release(sequenceId);
     }
 
     @Override
     public void close() {
-        sequences.values().forEach(c -> network.release(c.handle));
-        sequences.clear();
-        network.close();
+        sequences.close();
     }
 }
