@@ -56,6 +56,7 @@ public final class CudaFunction {
         try (Arena arena = Arena.ofConfined()) {
             module.enter().launchKernel(handle, grid.x(), grid.y(), grid.z(), block.x(), block.y(), block.z(),
                     sharedMemBytes, stream, args.pack(arena));
+            LaunchLedger.launched(module);
         } catch (CudaException e) {
             throw e.withDetail(launchDetail(grid, block, sharedMemBytes, args, context.limits()));
         }

@@ -2,6 +2,7 @@ package dev.moespec.cuda;
 
 import dev.moespec.cuda.internal.DriverLibrary;
 
+import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -26,11 +27,13 @@ import java.util.Objects;
 public final class CudaGraph extends ContextResource {
     private final long graph;
     private final long exec;
+    private final Map<LaunchCounts.Key, Long> launches;
 
-    private CudaGraph(CudaContext context, long graph, long exec) {
+    private CudaGraph(CudaContext context, long graph, long exec, Map<LaunchCounts.Key, Long> launches) {
         super(context);
         this.graph = graph;
         this.exec = exec;
+        this.launches = Map.copyOf(launches);
     }
 
     /**
@@ -50,6 +53,7 @@ public final class CudaGraph extends ContextResource {
         DriverLibrary driver = context.enterForCreate();
         driver.streamBeginCapture(s, DriverLibrary.STREAM_CAPTURE_MODE_GLOBAL);
         long graph;
+        Map<LaunchCounts.Key, Long> launches = LaunchLedger.beginCapture();
         try {
             work.run();
         } catch (RuntimeException e) {
@@ -59,6 +63,8 @@ public final class CudaGraph extends ContextResource {
                     ? c.withDetail("during CUDA graph capture on " + stream.describe()
                     + "; synchronous copies, stream/context synchronisation and allocation are not allowed while capturing")
                     : e;
+        } finally {
+            LaunchLedger.endCapture();
         }
         try {
             graph = context.enter().streamEndCapture(s);
@@ -76,7 +82,7 @@ public final class CudaGraph extends ContextResource {
             context.enter().graphDestroy(graph);
             throw e.withDetail("instantiating the graph captured on " + stream.describe());
         }
-        return context.track(new CudaGraph(context, graph, exec));
+        return context.track(new CudaGraph(context, graph, exec, launches));
     }
 
     private static void abandon(CudaContext context, long stream, RuntimeException cause) {
@@ -94,6 +100,12 @@ public final class CudaGraph extends ContextResource {
         Objects.requireNonNull(stream, "stream");
         long s = CudaStream.handleOf(stream, context);
         enter().graphLaunch(exec, s);
+        LaunchLedger.replayed(launches);
+    }
+
+    /** The kernel launches one replay makes, per (role at capture, image); see {@link LaunchLedger}. */
+    public LaunchCounts launches() {
+        return new LaunchCounts(launches);
     }
 
     /** The {@code CUgraphExec}. */

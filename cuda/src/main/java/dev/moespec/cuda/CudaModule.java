@@ -21,12 +21,21 @@ public final class CudaModule extends ContextResource {
 
     private final long handle;
     private final String source;
+    private final String image;
     private final Map<String, CudaFunction> functions = new ConcurrentHashMap<>();
 
     private CudaModule(CudaContext context, long handle, String source) {
         super(context);
         this.handle = handle;
         this.source = source;
+        this.image = imageName(source);
+    }
+
+    static String imageName(String source) {
+        if (source.startsWith(KERNEL_DIR) && source.endsWith(".fatbin")) {
+            return source.substring(KERNEL_DIR.length(), source.length() - ".fatbin".length());
+        }
+        return source;
     }
 
     /** {@code META-INF/moespec/kernels/<artifactId>.fatbin}: where a plugin jar carries its kernels. */
@@ -108,6 +117,14 @@ public final class CudaModule extends ContextResource {
                         + "; kernels are found by their extern \"C\" name");
             }
         });
+    }
+
+    /**
+     * The image's short name, which {@link LaunchLedger} counts launches under: the artifactId for a plugin's
+     * {@link #kernelResource kernel resource} ({@code moespec-backend-triton}), else the {@link #source()}.
+     */
+    public String image() {
+        return image;
     }
 
     /** Where the image came from: the resource path, or a description of an in-memory image. */

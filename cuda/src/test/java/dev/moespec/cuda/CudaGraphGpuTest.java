@@ -124,4 +124,37 @@ class CudaGraphGpuTest {
             assertThrows(IllegalStateException.class, () -> graph.launch(stream));
         }
     }
+
+    @Test
+    void theLedgerCountsEagerLaunchesAndEachReplayButNotTheCapture() {
+        try (DeviceBuffer dx = DeviceBuffer.alloc(ctx, 4L * N); DeviceBuffer dy = DeviceBuffer.alloc(ctx, 4L * N)) {
+            String image = module.image();
+            LaunchCounts before = LaunchLedger.snapshot();
+            try (LaunchLedger.Scope s = LaunchLedger.scope("ledger-test-eager")) {
+                axpy(1f, dx, dy);
+            }
+            CudaGraph graph;
+            try (LaunchLedger.Scope s = LaunchLedger.scope("ledger-test-graph")) {
+                graph = CudaGraph.capture(stream, () -> {
+                    axpy(1f, dx, dy);
+                    axpy(2f, dx, dy);
+                    axpy(3f, dx, dy);
+                });
+            }
+            LaunchCounts captured = LaunchLedger.snapshot().since(before);
+            assertEquals(1, captured.count("ledger-test-eager", image), captured.toString());
+            assertEquals(0, captured.count("ledger-test-graph", image), "a capture runs nothing: " + captured);
+            assertEquals(3, graph.launches().count("ledger-test-graph", image));
+            // Replays are counted under the role of the capture, whatever scope the replaying thread is in.
+            try (LaunchLedger.Scope s = LaunchLedger.scope("elsewhere")) {
+                graph.launch(stream);
+                graph.launch(stream);
+            }
+            stream.synchronize();
+            LaunchCounts after = LaunchLedger.snapshot().since(before);
+            assertEquals(6, after.count("ledger-test-graph", image), after.toString());
+            assertEquals(0, after.total("elsewhere"), after.toString());
+            graph.close();
+        }
+    }
 }
