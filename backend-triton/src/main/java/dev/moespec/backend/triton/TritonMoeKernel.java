@@ -22,8 +22,9 @@ import java.util.Set;
  * triton's fused MoE on one CUDA device: {@link #route} (top-k routing, then the token→expert alignment, both on
  * the GPU) and {@link #experts} (activation quantisation for FP8, grouped GEMM 1 + SwiGLU, grouped GEMM 2 with the
  * router weights, reduction over top-k). Up to {@value #DECODE_MAX_TOKENS} tokens take the weight-streaming decode
- * kernels, more take the tensor-core grouped GEMMs. A call allocates nothing and never synchronises with the host,
- * so it can be captured in a CUDA graph; every argument is checked before the first launch.
+ * kernels, more take the tensor-core grouped GEMMs ({@link PrefillGemms}: wgmma on sm_90 when the tiles fill, mma.sync
+ * otherwise). A call allocates nothing and never synchronises with the host, so it can be captured in a CUDA graph;
+ * every argument is checked before the first launch.
  *
  * <p>Device memory: the weights at {@link #loadWeights}, the workspace (sized from {@code maxTokens}) at the same
  * time; {@link #close} frees both and releases the primary context.
@@ -36,7 +37,6 @@ public final class TritonMoeKernel implements StagedMoeKernel {
      */
     static final int DECODE_MAX_TOKENS = 8;
     private static final int DECODE_WARPS = 8;
-    private static final int GEMM_THREADS = 128, GEMM_SMEM = 3 * (64 + 128) * 64;
 
     private final MoeLayerSpec layer;
     private final TritonNumerics numerics;
@@ -47,6 +47,7 @@ public final class TritonMoeKernel implements StagedMoeKernel {
     private CudaModule module;
     private DeviceExpertWeights weights;
     private TritonWorkspace ws;
+    private PrefillGemms prefill;
     private DeviceBuffer routingBias;
     private int routedTokens = -1;
     private boolean closed;
@@ -95,6 +96,7 @@ public final class TritonMoeKernel implements StagedMoeKernel {
         requireOpen();
         Objects.requireNonNull(w, "weights");
         openDevice();
+        if (prefill == null) prefill = new PrefillGemms(module, layer, numerics, ctx.info().sm(), PrefillGemms.Path.fromSystemProperty());
         DeviceExpertWeights uploaded = DeviceExpertWeights.upload(ctx, layer, numerics, w);
         if (weights != null) weights.close();
         weights = uploaded;
@@ -182,11 +184,8 @@ public final class TritonMoeKernel implements StagedMoeKernel {
                             .i32(scaleMode).ptr(addr(ws.xScale)).i32(perRow).ptr(w13Scale)
                             .ptr(ws.inter).i32(interCode).ptr(addr(ws.interAmax)).i32(perRow));
         } else {
-            fn("moe_gemm1_" + sfx).launch(Dim3.of(Math.toIntExact(mTiles * ceil(i, 64))), Dim3.of(GEMM_THREADS), GEMM_SMEM, stream,
-                    KernelArgs.create().ptr(x).i64(xRowBytes).ptr(weights.w13()).i32(hp * gemmBytes).i32(i).i32(k)
-                            .i32(Math.toIntExact(mTiles)).ptr(ws.sortedRows).ptr(ws.blockExpert).ptr(ws.meta)
-                            .i32(scaleMode).ptr(addr(ws.xScale)).i32(perRow).ptr(w13Scale)
-                            .ptr(ws.inter).i32(interCode).ptr(addr(ws.interAmax)).i32(perRow));
+            prefill.gemm1(m, x, xRowBytes, weights.w13().address(), hp * gemmBytes, i, k, mTiles, ws, scaleMode, addr(ws.xScale),
+                    perRow, w13Scale, ws.inter.address(), interCode, addr(ws.interAmax), stream);
         }
 
         long interOperand = ws.inter.address();
@@ -205,11 +204,8 @@ public final class TritonMoeKernel implements StagedMoeKernel {
                             .i32(scaleMode).ptr(addr(ws.interScale)).i32(perRow).ptr(w2Scale)
                             .ptr(ws.topkWeights).ptr(ws.partial));
         } else {
-            fn("moe_gemm2_" + sfx).launch(Dim3.of(Math.toIntExact(mTiles * ceil(h, 128))), Dim3.of(GEMM_THREADS), GEMM_SMEM, stream,
-                    KernelArgs.create().ptr(interOperand).i64(interRowBytes).ptr(weights.w2()).i32(ip * gemmBytes).i32(h)
-                            .i32(Math.toIntExact(mTiles)).ptr(ws.sortedRows).ptr(ws.blockExpert).ptr(ws.meta)
-                            .i32(scaleMode).ptr(addr(ws.interScale)).i32(perRow).ptr(w2Scale)
-                            .ptr(ws.topkWeights).ptr(ws.partial));
+            prefill.gemm2(m, interOperand, interRowBytes, weights.w2().address(), ip * gemmBytes, h, mTiles, ws, scaleMode,
+                    addr(ws.interScale), perRow, w2Scale, stream);
         }
         long pairs = (long) m * h / 2;
         fn("moe_reduce_topk").launch(Dim3.of((int) Math.min(4096, (pairs + 255) / 256)), Dim3.of(256), 0, stream,
