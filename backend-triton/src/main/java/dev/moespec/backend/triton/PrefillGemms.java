@@ -22,19 +22,19 @@ final class PrefillGemms {
     /** Picks the prefill kernels: {@code auto} (default), {@code wgmma} (every prefill call) or {@code mma}. */
     static final String PROPERTY = "moespec.triton.prefill";
     /**
-     * {@code auto} takes the wgmma kernels on sm_90 once the M x top-k assignments fill, on average, this many rows per
-     * expert: one whole 128-row tile each, the compute-bound regime where mma.sync stays at 220-285 TFLOP/s. Below it
-     * most tiles would be 64-row halves with one warpgroup idle. A reasoned default, not yet a measured crossover (see the
-     * module README's prefill section).
+     * {@code auto} takes the wgmma kernels on sm_90 from this many tokens. Measured on the H100 (module README,
+     * "Status"): at M = 256 wgmma already beats mma.sync on every anchor shape and dtype (1.2-1.7x), even for
+     * qwen3-30b-a3b where 256 tokens give each of 128 experts only 16 rows; below 256 the rows belong to the
+     * memory-bound kernels.
      */
-    static final int WGMMA_MIN_ROWS_PER_EXPERT = 128;
+    static final int WGMMA_MIN_TOKENS = 256;
 
     private static final int MMA_THREADS = 128, MMA_SMEM = 3 * (64 + 128) * 64;
     private static final int WG_THREADS = 256;
 
     /** Which kernels a prefill call runs. */
     enum Path {
-        /** wgmma on sm_90 from {@link #WGMMA_MIN_ROWS_PER_EXPERT} assignments per expert, mma.sync otherwise. */
+        /** wgmma on sm_90 from {@link #WGMMA_MIN_TOKENS} tokens, mma.sync otherwise. */
         AUTO,
         /** wgmma for every prefill call (sm_90 only). */
         WGMMA,
@@ -89,9 +89,9 @@ final class PrefillGemms {
         };
     }
 
-    /** The {@code auto} rule: an sm_90 device and at least {@link #WGMMA_MIN_ROWS_PER_EXPERT} assignments per expert. */
+    /** The {@code auto} rule: an sm_90 device and at least {@link #WGMMA_MIN_TOKENS} tokens. */
     static boolean autoWgmma(MoeLayerSpec layer, int sm, int m) {
-        return sm == 90 && (long) m * layer.topK() >= (long) WGMMA_MIN_ROWS_PER_EXPERT * layer.numExperts();
+        return sm == 90 && m >= WGMMA_MIN_TOKENS;
     }
 
     /** Dynamic shared memory of the wgmma kernels ({@code moespec_wg::Cfg<BN, BLOCK>::kSmem}). */

@@ -53,15 +53,12 @@ class PrefillGemmsTest {
     }
 
     @Test
-    void autoTakesWgmmaOnSm90OnceEveryExpertFillsA128RowTileOnAverage() {
-        // mixtral-like: 8 experts, top-2 -> 128 rows per expert from M = 512
-        MoeLayerSpec mixtral = layer(8, 2);
-        assertFalse(PrefillGemms.autoWgmma(mixtral, 90, 511));
-        assertTrue(PrefillGemms.autoWgmma(mixtral, 90, 512));
-        // qwen3-like: 128 experts, top-8 -> from M = 2048
-        MoeLayerSpec qwen3 = layer(128, 8);
-        assertFalse(PrefillGemms.autoWgmma(qwen3, 90, 2047));
-        assertTrue(PrefillGemms.autoWgmma(qwen3, 90, 2048));
+    void autoTakesWgmmaOnSm90FromTheMeasuredCrossoverWhateverTheExpertCount() {
+        for (MoeLayerSpec layer : new MoeLayerSpec[]{layer(8, 2), layer(128, 8)}) {
+            assertFalse(PrefillGemms.autoWgmma(layer, 90, PrefillGemms.WGMMA_MIN_TOKENS - 1));
+            assertTrue(PrefillGemms.autoWgmma(layer, 90, PrefillGemms.WGMMA_MIN_TOKENS));
+            assertTrue(PrefillGemms.autoWgmma(layer, 90, 4096));
+        }
     }
 
     @Test
