@@ -14,31 +14,96 @@ import org.junit.jupiter.params.provider.CsvSource;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * golden.json (fp32 math on the dequantised weights) on the GPU path. Stated tolerances, from where the rounding is:
+ * golden.json (fp32 math on the FP8 weights dequantised, activations not quantised: FORMAT.md §7) on the GPU path,
+ * with criteria measured rather than chosen. engine/README.md ("Correctness and tolerances") has the reasoning.
  * <ul>
- *   <li>BF16 MoE (triton, the FP8 target dequantised to BF16): BF16 projection/lm_head inputs and BF16 MoE I/O move
- *       logits by a few hundredths, so a greedy token may differ from golden only where the golden top-1/top-2
- *       margin is below 0.25, and the top-5 logits at the last prompt position are within 0.25.</li>
- *   <li>FP8 MoE (W8A8 with dynamic 1×128 activation groups, flashinfer_trtllm or triton on sm_89+): the activation
- *       quantisation itself moves logits by up to 0.30 (the CPU reference with the same quantisation, cpu_reference
- *       FP8_BLOCK_128, gives 15.15 for golden's 15.45 at prompt 0's last position, and shrinks prompt 2's golden
- *       margin of 0.335 at step 3 to 0.097). So against golden the bound is 0.5 for tokens and logits; against that
- *       CPU reference with the same FP8 rounding, greedy tokens must agree wherever its margin is >= 0.25.</li>
+ *   <li><b>GPU vs its CPU twin.</b> {@link CudaPathReference} in {@code CUDA_RUNNER} rounding computes what the GPU
+ *       computes (BF16 dense GEMM inputs and weights, BF16 MoE I/O, the same MoE quantisation through cpu_reference;
+ *       {@link Fp8MoeLayerGpuTest} shows the MoE kernels agree with cpu_reference per layer). Whole-model logits of two
+ *       such implementations still drift apart: an fp32 summation-order difference flips a BF16 or e4m3 rounding
+ *       somewhere, W8A8 amplifies that, and a router near-tie turns it into another expert. So the GPU is held to the
+ *       spread the twin shows under ulp-level perturbations of itself ({@link CudaPathReferenceTest}): the median over
+ *       the 48 steps of the per-step max |logit diff| within {@link #twinMedianBound}, and the argmax equal to the
+ *       twin's wherever the twin's margin exceeds 2ε (ε = the measured max over all steps).</li>
+ *   <li><b>Against golden.</b> δ = the twin's max |logit − golden| over a prompt's 48 teacher-forced steps (golden's
+ *       logits are the exact fp32 CPU forward, {@link GpuModels#exact}, checked here against golden's tokens and
+ *       top-5). The GPU run is another realisation of the same W8A8 math, so wherever the golden top-1/top-2 margin
+ *       exceeds 2δ it must give the golden token, and free-running greedy decode must follow golden up to the first
+ *       step whose margin is not above 2δ. The BF16 path (FP8 weights dequantised, triton) must also give all 4 × 48
+ *       golden tokens, teacher-forced and free-running.</li>
  * </ul>
  */
 @Tag("gpu")
 class CudaMoeModelGpuTest {
-    static final float MARGIN_BOUND_BF16 = 0.25f;
-    static final float MARGIN_BOUND_FP8 = 0.5f;
+    /**
+     * Bounds on the median over the 48 teacher-forced steps of max |GPU logit − twin logit|: above the largest median
+     * the twin itself shows under ulp-level (1e-7 relative) perturbations of its residual stream: up to 0.29 for W8A8
+     * and 0.043 for BF16 over the demo target's 4 prompts and several seeds ({@link CudaPathReferenceTest} re-measures
+     * it on every build). On the H100 the GPU's medians were 0.22-0.29 (flashinfer_trtllm) and 0.033-0.042 (triton BF16).
+     */
+    static final double TWIN_MEDIAN_BOUND_FP8 = 0.5;
+    static final double TWIN_MEDIAN_BOUND_BF16 = 0.1;
+    static final int STEPS = 48;
 
-    static float bound(QuantScheme scheme) {
-        return scheme.isFp8() ? MARGIN_BOUND_FP8 : MARGIN_BOUND_BF16;
+    static double twinMedianBound(QuantScheme scheme) {
+        return scheme.isFp8() ? TWIN_MEDIAN_BOUND_FP8 : TWIN_MEDIAN_BOUND_BF16;
+    }
+
+    /** What one teacher-forced GPU run measured against its twin (ε) and the twin against golden (δ), over the 48 steps. */
+    record Measured(float[][] gpu, float[][] twin, float[][] exact, double eps, double epsMedian, double delta, double gpuVsGolden,
+                    double fp32DenseDelta, double gpuVsFp32Dense) {
+        /** A golden margin above this fixes the token of a run with this W8A8 (or BF16) math. */
+        double goldenBound() {
+            return 2 * delta;
+        }
+    }
+
+    private static final Map<String, Measured> MEASURED = new ConcurrentHashMap<>();
+
+    /** The 48 step positions of a teacher-forced prompt (cached per backend, scheme and prompt). */
+    static Measured measure(String backend, QuantScheme scheme, int index) {
+        return MEASURED.computeIfAbsent(backend + "/" + scheme + "/" + index, key -> {
+            JsonNode prompt = GpuModels.GOLDEN.path("prompts").get(index);
+            int p = GpuModels.ints(prompt.path("input_ids")).length;
+            int[] forced = GpuModels.forcedSequence(prompt, "target_fp8");
+            float[][] gpu, twin, exact, fp32Dense;
+            try (GpuModels.Runner r = GpuModels.open(DemoModels.target(), backend, scheme)) {
+                gpu = GpuModels.teacherForced(r.model(), forced);
+            }
+            try (CudaPathReference c = new CudaPathReference(DemoModels.target(), scheme, CudaPathReference.Rounding.CUDA_RUNNER)) {
+                twin = c.logits(forced);
+            }
+            try (var c = GpuModels.exact(DemoModels.target())) {
+                exact = GpuModels.teacherForced(c, forced);
+            }
+            try (var c = GpuModels.cpuReference(DemoModels.target(), scheme)) {
+                fp32Dense = GpuModels.teacherForced(c, forced);
+            }
+            gpu = steps(gpu, p);
+            twin = steps(twin, p);
+            exact = steps(exact, p);
+            fp32Dense = steps(fp32Dense, p);
+            double[] perStep = GpuModels.perRowMaxDiff(gpu, twin);
+            Measured m = new Measured(gpu, twin, exact, GpuModels.maxAbsDiff(gpu, twin), GpuModels.median(perStep),
+                    GpuModels.maxAbsDiff(twin, exact), GpuModels.maxAbsDiff(gpu, exact), GpuModels.maxAbsDiff(fp32Dense, exact),
+                    GpuModels.maxAbsDiff(gpu, fp32Dense));
+            System.out.printf("[gpu golden] %s %s prompt %d: |gpu - twin| max %.4f, median over steps %.4f; delta = max|twin - golden|"
+                            + " %.4f; max|gpu - golden| %.4f; fp32-dense cpu_reference run: %.4f from golden, %.4f from the gpu%n",
+                    backend, scheme, index, m.eps(), m.epsMedian(), m.delta(), m.gpuVsGolden(), m.fp32DenseDelta(), m.gpuVsFp32Dense());
+            return m;
+        });
+    }
+
+    private static float[][] steps(float[][] all, int promptLength) {
+        return java.util.Arrays.copyOfRange(all, promptLength - 1, promptLength - 1 + STEPS);
     }
 
     @BeforeEach
@@ -46,64 +111,78 @@ class CudaMoeModelGpuTest {
         GpuModels.assumeGpuRunner();
     }
 
-    private static int[] forcedSequence(JsonNode prompt, String model) {
-        int[] ids = GpuModels.ints(prompt.path("input_ids"));
-        int[] expected = GpuModels.ints(prompt.path(model).path("tokens"));
-        int[] forced = new int[ids.length + expected.length - 1];
-        System.arraycopy(ids, 0, forced, 0, ids.length);
-        System.arraycopy(expected, 0, forced, ids.length, expected.length - 1);
-        return forced;
-    }
-
-    @ParameterizedTest(name = "{0} ({1}), teacher-forced prompt {2}")
+    @ParameterizedTest(name = "{0} ({1}) vs its CPU twin, teacher-forced prompt {2}")
     @CsvSource({"flashinfer_trtllm, FP8_BLOCK_128, 0", "flashinfer_trtllm, FP8_BLOCK_128, 1",
             "flashinfer_trtllm, FP8_BLOCK_128, 2", "flashinfer_trtllm, FP8_BLOCK_128, 3",
-            "triton, BF16, 0", "triton, BF16, 1", "triton, BF16, 2", "triton, BF16, 3",
-            "triton, FP8_BLOCK_128, 0", "triton, FP8_BLOCK_128, 2"})
-    void teacherForcedTokensMatchGoldenWhereTheMarginAllows(String backend, QuantScheme scheme, int index) {
-        float marginBound = bound(scheme);
-        JsonNode prompt = GpuModels.GOLDEN.path("prompts").get(index);
-        int[] ids = GpuModels.ints(prompt.path("input_ids"));
-        int[] expected = GpuModels.ints(prompt.path("target_fp8").path("tokens"));
-        float[] margins = GpuModels.floats(prompt.path("target_fp8").path("top1_top2_margins"));
-        int[] forced = forcedSequence(prompt, "target_fp8");
-        try (GpuModels.Runner r = GpuModels.open(DemoModels.target(), backend, scheme)) {
-            int seq = r.model().open(forced.length);
-            StepOutput out = r.model().step(List.of(new SequenceChunk(seq, forced, true)));
-            StringBuilder report = new StringBuilder();
-            int bad = 0;
-            for (int t = 0; t < expected.length; t++) {
-                int got = GpuModels.argmax(out.logits(0, ids.length - 1 + t));
-                if (got != expected[t]) {
-                    report.append(" step ").append(t).append(": ").append(got).append(" vs ").append(expected[t])
-                            .append(" (margin ").append(margins[t]).append(')');
-                    if (margins[t] >= marginBound) bad++;
-                }
-            }
-            System.out.println("[gpu golden] " + backend + " prompt " + index + " teacher-forced differences:" + (report.isEmpty() ? " none" : report));
-            assertEquals(0, bad, "differs from golden where the margin is >= " + marginBound + ":" + report);
-            // last prompt position of prompt 0: top-5 ids and logits
-            if (index == 0) {
-                JsonNode top5 = GpuModels.GOLDEN.path("target_fp8_top5_prompt0");
-                float[] logits = out.logits(0, ids.length - 1);
-                int[] goldIds = GpuModels.ints(top5.path("ids"));
-                float[] goldLogits = GpuModels.floats(top5.path("logits"));
-                double worst = 0;
-                for (int i = 0; i < goldIds.length; i++) worst = Math.max(worst, Math.abs(logits[goldIds[i]] - goldLogits[i]));
-                System.out.printf("[gpu golden] %s prompt 0 last-position top-5 max |logit - golden| = %.4f%n", backend, worst);
-                assertEquals(goldIds[0], GpuModels.argmax(logits));
-                assertTrue(worst < marginBound, "top-5 logits differ from golden by " + worst);
+            "triton, FP8_BLOCK_128, 0", "triton, FP8_BLOCK_128, 2",
+            "triton, BF16, 0", "triton, BF16, 1", "triton, BF16, 2", "triton, BF16, 3"})
+    void teacherForcedLogitsAgreeWithTheCpuTwinOfTheSameRounding(String backend, QuantScheme scheme, int index) {
+        Measured m = measure(backend, scheme, index);
+        assertTrue(m.epsMedian() <= twinMedianBound(scheme), backend + " " + scheme + " prompt " + index + ": median over the steps"
+                + " of max |logit - CPU twin| = " + m.epsMedian() + " > " + twinMedianBound(scheme));
+        StringBuilder report = new StringBuilder();
+        int bad = 0, compared = 0;
+        for (int t = 0; t < STEPS; t++) {
+            float margin = GpuModels.margin(m.twin()[t]);
+            int g = GpuModels.argmax(m.gpu()[t]), c = GpuModels.argmax(m.twin()[t]);
+            if (margin > 2 * m.eps()) compared++;
+            if (g != c) {
+                report.append(" step ").append(t).append(": ").append(g).append(" vs ").append(c).append(" (twin margin ").append(margin).append(')');
+                if (margin > 2 * m.eps()) bad++;
             }
         }
+        System.out.printf("[gpu twin] %s %s prompt %d: argmax compared at %d/%d steps (twin margin > 2 eps = %.4f); differences:%s%n",
+                backend, scheme, index, compared, STEPS, 2 * m.eps(), report.isEmpty() ? " none" : report);
+        assertEquals(0, bad, "argmax differs from the CPU twin where its margin exceeds 2 eps:" + report);
     }
 
-    /** Free-running greedy decode (prefill, then one graph-replayed step per token), all four prompts batched. */
-    @ParameterizedTest(name = "{0}: batched greedy decode, graphs {1}")
-    @CsvSource({"flashinfer_trtllm, FP8_BLOCK_128, true", "flashinfer_trtllm, FP8_BLOCK_128, false", "triton, BF16, true"})
-    void batchedGreedyDecodeReproducesGolden(String backend, QuantScheme scheme, boolean graphs) {
-        float marginBound = bound(scheme);
+    @ParameterizedTest(name = "{0} ({1}), golden tokens where the measured deviation allows, teacher-forced prompt {2}")
+    @CsvSource({"flashinfer_trtllm, FP8_BLOCK_128, 0", "flashinfer_trtllm, FP8_BLOCK_128, 1",
+            "flashinfer_trtllm, FP8_BLOCK_128, 2", "flashinfer_trtllm, FP8_BLOCK_128, 3",
+            "triton, FP8_BLOCK_128, 0", "triton, FP8_BLOCK_128, 2",
+            "triton, BF16, 0", "triton, BF16, 1", "triton, BF16, 2", "triton, BF16, 3"})
+    void teacherForcedTokensAreGoldenWhereTheMeasuredDeviationAllows(String backend, QuantScheme scheme, int index) {
+        Measured m = measure(backend, scheme, index);
+        JsonNode g = GpuModels.GOLDEN.path("prompts").get(index).path("target_fp8");
+        int[] golden = GpuModels.ints(g.path("tokens"));
+        float[] margins = GpuModels.floats(g.path("top1_top2_margins"));
+        // the exact fp32 forward stands for golden's logits: it must give golden's tokens
+        for (int t = 0; t < STEPS; t++) assertEquals(golden[t], GpuModels.argmax(m.exact()[t]), "exact fp32 forward vs golden, step " + t);
+        if (index == 0) {
+            JsonNode top5 = GpuModels.GOLDEN.path("target_fp8_top5_prompt0");
+            int[] ids = GpuModels.ints(top5.path("ids"));
+            float[] logits = GpuModels.floats(top5.path("logits"));
+            for (int i = 0; i < ids.length; i++) {
+                assertEquals(logits[i], m.exact()[0][ids[i]], 1e-3, "exact fp32 forward vs golden top-5 at the last prompt position");
+            }
+        }
+        StringBuilder report = new StringBuilder();
+        int covered = 0, bad = 0, differ = 0;
+        for (int t = 0; t < STEPS; t++) {
+            int got = GpuModels.argmax(m.gpu()[t]);
+            boolean fixed = margins[t] > m.goldenBound();
+            if (fixed) covered++;
+            if (got != golden[t]) {
+                differ++;
+                report.append(" step ").append(t).append(": ").append(got).append(" vs ").append(golden[t])
+                        .append(" (golden margin ").append(margins[t]).append(')');
+                if (fixed) bad++;
+            }
+        }
+        System.out.printf("[gpu golden] %s %s prompt %d: golden token required at %d/%d steps (margin > 2 delta = %.4f);"
+                        + " %d differ:%s%n", backend, scheme, index, covered, STEPS, m.goldenBound(), differ,
+                report.isEmpty() ? " none" : report);
+        assertEquals(0, bad, "differs from golden where the golden margin exceeds 2 delta = " + m.goldenBound() + ":" + report);
+        if (!scheme.isFp8()) assertEquals(0, differ, "the BF16 path must give every golden token:" + report);
+    }
+
+    /** Free-running greedy decode (prefill, then one step per token on the GPU sampler), all four prompts batched. */
+    @ParameterizedTest(name = "{0} ({1}): batched greedy decode, graphs {2}")
+    @CsvSource({"flashinfer_trtllm, FP8_BLOCK_128, true", "flashinfer_trtllm, FP8_BLOCK_128, false",
+            "triton, BF16, true", "triton, BF16, false"})
+    void batchedGreedyDecodeFollowsGoldenAsFarAsTheMeasuredDeviationAllows(String backend, QuantScheme scheme, boolean graphs) {
         int n = GpuModels.GOLDEN.path("prompts").size();
-        int steps = GpuModels.GOLDEN.path("num_new_tokens").asInt();
+        int[][] got = new int[n][STEPS];
         try (GpuModels.Runner r = GpuModels.open(DemoModels.target(), backend, scheme)) {
             CudaMoeModel m = r.model();
             m.useGraphs(graphs);
@@ -111,73 +190,42 @@ class CudaMoeModelGpuTest {
             List<SequenceChunk> prefill = new ArrayList<>();
             for (int i = 0; i < n; i++) {
                 int[] ids = GpuModels.ints(GpuModels.GOLDEN.path("prompts").get(i).path("input_ids"));
-                seqs[i] = m.open(ids.length + steps);
+                seqs[i] = m.open(ids.length + STEPS);
                 prefill.add(SequenceChunk.last(seqs[i], ids));
             }
             StepOutput first = m.step(prefill);
-            int[][] got = new int[n][steps];
             int[] next = new int[n];
             for (int i = 0; i < n; i++) next[i] = GpuModels.argmax(first.lastLogits(i));
             RowSampling[] greedy = new RowSampling[n];
             Arrays.fill(greedy, RowSampling.GREEDY);
-            for (int t = 0; t < steps; t++) {
+            for (int t = 0; t < STEPS; t++) {
                 for (int i = 0; i < n; i++) got[i][t] = next[i];
-                if (t + 1 < steps) next = m.decode(seqs, next, greedy);
+                if (t + 1 < STEPS) next = m.decode(seqs, next, greedy);
             }
             assertTrue(m.graphFailure().isEmpty(), () -> "graph capture failed: " + m.graphFailure().get());
             assertEquals(graphs, m.graphsOn());
-            for (int i = 0; i < n; i++) {
-                JsonNode g = GpuModels.GOLDEN.path("prompts").get(i).path("target_fp8");
-                int[] expected = GpuModels.ints(g.path("tokens"));
-                float[] margins = GpuModels.floats(g.path("top1_top2_margins"));
-                int firstLowMargin = steps;
-                for (int t = 0; t < steps; t++) if (margins[t] < marginBound) { firstLowMargin = t; break; }
-                int firstDiff = steps;
-                for (int t = 0; t < steps; t++) if (got[i][t] != expected[t]) { firstDiff = t; break; }
-                System.out.printf("[gpu golden] %s graphs=%s prompt %d: first difference at %d of %d (first golden margin < %.2f at %d)%n",
-                        backend, graphs, i, firstDiff, steps, marginBound, firstLowMargin);
-                assertTrue(firstDiff >= firstLowMargin, "prompt " + i + " diverged at step " + firstDiff
-                        + " where the golden margin is " + (firstDiff < steps ? margins[firstDiff] : 0) + ": got "
-                        + Arrays.toString(got[i]) + ", golden " + Arrays.toString(expected));
-            }
         }
-    }
-
-    /** The FP8 path against the CPU reference with the same FP8 activation rounding, teacher-forced, all prompts. */
-    @ParameterizedTest(name = "{0} vs cpu_reference, both FP8_BLOCK_128, prompt {1}")
-    @CsvSource({"flashinfer_trtllm, 0", "flashinfer_trtllm, 1", "flashinfer_trtllm, 2", "flashinfer_trtllm, 3", "triton, 2"})
-    void fp8PathAgreesWithTheCpuReferenceOfTheSameRounding(String backend, int index) {
-        JsonNode prompt = GpuModels.GOLDEN.path("prompts").get(index);
-        int[] forced = forcedSequence(prompt, "target_fp8");
-        int[] ids = GpuModels.ints(prompt.path("input_ids"));
-        StepOutput gpu, cpu;
-        try (GpuModels.Runner r = GpuModels.open(DemoModels.target(), backend, QuantScheme.FP8_BLOCK_128)) {
-            gpu = r.model().step(List.of(new SequenceChunk(r.model().open(forced.length), forced, true)));
+        int required = 0, matched = 0;
+        for (int i = 0; i < n; i++) {
+            JsonNode g = GpuModels.GOLDEN.path("prompts").get(i).path("target_fp8");
+            int[] expected = GpuModels.ints(g.path("tokens"));
+            float[] margins = GpuModels.floats(g.path("top1_top2_margins"));
+            double bound = measure(backend, scheme, i).goldenBound();
+            int limit = STEPS;
+            for (int t = 0; t < STEPS; t++) if (margins[t] <= bound) { limit = t; break; }
+            int firstDiff = STEPS;
+            for (int t = 0; t < STEPS; t++) if (got[i][t] != expected[t]) { firstDiff = t; break; }
+            if (!scheme.isFp8()) limit = STEPS; // the BF16 path is held to every golden token
+            required += limit;
+            matched += firstDiff;
+            System.out.printf("[gpu golden] %s %s graphs=%s prompt %d: follows golden for %d of %d steps (required: %d,"
+                    + " the first golden margin <= 2 delta = %.4f)%n", backend, scheme, graphs, i, firstDiff, STEPS, limit, bound);
+            assertTrue(firstDiff >= limit, "prompt " + i + " left golden at step " + firstDiff + " (golden margin "
+                    + (firstDiff < STEPS ? margins[firstDiff] : 0) + ") before step " + limit + ": got " + Arrays.toString(got[i])
+                    + ", golden " + Arrays.toString(expected));
         }
-        try (var c = GpuModels.cpuReference(DemoModels.target(), QuantScheme.FP8_BLOCK_128)) {
-            cpu = c.step(List.of(new SequenceChunk(c.open(forced.length), forced, true)));
-        }
-        double worst = 0;
-        int bad = 0;
-        StringBuilder report = new StringBuilder();
-        for (int t = ids.length - 1; t < forced.length; t++) {
-            float[] g = gpu.logits(0, t), c = cpu.logits(0, t);
-            for (int v = 0; v < g.length; v++) worst = Math.max(worst, Math.abs(g[v] - c[v]));
-            int top = GpuModels.argmax(c);
-            float second = Float.NEGATIVE_INFINITY;
-            for (int v = 0; v < c.length; v++) if (v != top) second = Math.max(second, c[v]);
-            if (GpuModels.argmax(g) != top) {
-                report.append(" position ").append(t).append(": ").append(GpuModels.argmax(g)).append(" vs ").append(top)
-                        .append(" (cpu margin ").append(c[top] - second).append(')');
-                if (c[top] - second >= MARGIN_BOUND_BF16) bad++;
-            }
-        }
-        System.out.printf("[gpu vs cpu_reference fp8] %s prompt %d: max |logit diff| %.4f, argmax differences:%s%n", backend, index, worst,
-                report.isEmpty() ? " none" : report);
-        // Only the argmax is compared: both GPU W8A8 kernels (flashinfer_trtllm and triton) sit up to ~2 logits away from
-        // cpu_reference's FP8 emulation somewhere in the vocabulary (measured on the H100, 2026-11-27), while agreeing
-        // with it on every token whose reference margin is >= 0.25, and with golden within 0.5 (tests above).
-        assertEquals(0, bad, "argmax differs from the FP8 CPU reference where its margin is >= " + MARGIN_BOUND_BF16 + ":" + report);
+        System.out.printf("[gpu golden] %s %s graphs=%s: %d of %d free-running golden tokens required, %d reproduced before the first difference%n",
+                backend, scheme, graphs, required, n * STEPS, matched);
     }
 
     @Test

@@ -24,6 +24,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.function.Function;
@@ -64,6 +65,62 @@ final class GpuModels {
         int best = 0;
         for (int i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
         return best;
+    }
+
+    /** Top-1 minus top-2 logit. */
+    static float margin(float[] v) {
+        int top = argmax(v);
+        float second = Float.NEGATIVE_INFINITY;
+        for (int i = 0; i < v.length; i++) if (i != top) second = Math.max(second, v[i]);
+        return v[top] - second;
+    }
+
+    /** Max |a - b| over every logit of every row. */
+    static double maxAbsDiff(float[][] a, float[][] b) {
+        double worst = 0;
+        for (int t = 0; t < a.length; t++) for (int v = 0; v < a[t].length; v++) worst = Math.max(worst, Math.abs(a[t][v] - b[t][v]));
+        return worst;
+    }
+
+    /** Per row: max |a - b| over that row's logits. */
+    static double[] perRowMaxDiff(float[][] a, float[][] b) {
+        double[] out = new double[a.length];
+        for (int t = 0; t < a.length; t++) for (int v = 0; v < a[t].length; v++) out[t] = Math.max(out[t], Math.abs(a[t][v] - b[t][v]));
+        return out;
+    }
+
+    static double median(double[] values) {
+        double[] s = values.clone();
+        Arrays.sort(s);
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+
+    /** The prompt's input ids followed by the first 47 golden tokens of {@code model}: teacher forcing over all 48 steps. */
+    static int[] forcedSequence(JsonNode prompt, String model) {
+        int[] ids = ints(prompt.path("input_ids"));
+        int[] expected = ints(prompt.path(model).path("tokens"));
+        int[] forced = new int[ids.length + expected.length - 1];
+        System.arraycopy(ids, 0, forced, 0, ids.length);
+        System.arraycopy(expected, 0, forced, ids.length, expected.length - 1);
+        return forced;
+    }
+
+    /** The CPU path with fp32 MoE math ({@code MoeExecution.exactFp32}): golden.json's own math (FORMAT.md §7). */
+    static dev.moespec.engine.model.CpuMoeModel exact(Path dir) {
+        ModelConfig c = ModelConfig.load(dir);
+        MoeLayerSpec spec = MoeLayerSpecs.of(c, c.quantization(), MoeLayerSpecs.DEFAULT_MAX_TOKENS).orElseThrow();
+        return new dev.moespec.engine.model.CpuMoeModel(Checkpoint.open(dir, CheckpointLayout.of(c)), spec,
+                dev.moespec.engine.model.MoeExecution.exactFp32(spec), KV_BYTES);
+    }
+
+    /** Logits of every position of {@code tokens} (one teacher-forced step of a fresh sequence). */
+    static float[][] teacherForced(dev.moespec.engine.model.ModelRunner runner, int[] tokens) {
+        int seq = runner.open(tokens.length);
+        dev.moespec.engine.model.StepOutput out = runner.step(java.util.List.of(new dev.moespec.engine.model.SequenceChunk(seq, tokens, true)));
+        runner.release(seq);
+        float[][] logits = new float[tokens.length][];
+        for (int t = 0; t < tokens.length; t++) logits[t] = out.logits(0, t);
+        return logits;
     }
 
     /**

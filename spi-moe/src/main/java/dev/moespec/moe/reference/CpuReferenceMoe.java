@@ -6,9 +6,11 @@ import java.util.function.IntConsumer;
 import java.util.stream.IntStream;
 
 /**
- * The fused-MoE math in fp32 on the host: route, quantise the hidden rows as the GPU path would, GEMM 1
- * ({@code w13}), {@code SiLU(gate) * up}, re-quantise the intermediate, GEMM 2 ({@code w2}), weighted sum over
- * the top-k (vllm-spec §4.3). The numerical oracle of the project; deliberately plain loops.
+ * The fused-MoE math in fp32 on the host: route, round the hidden rows to the backends' activation dtype and
+ * quantise them as the GPU path would, GEMM 1 ({@code w13}), {@code SiLU(gate) * up}, re-quantise the intermediate,
+ * GEMM 2 ({@code w2}), weighted sum over the top-k (vllm-spec §4.3). See {@link ActivationQuantizer} for the exact
+ * FP8 recipe. The result is fp32; a GPU backend rounds it to BF16, which a caller gets by passing a BF16 {@code out}.
+ * The numerical oracle of the project; deliberately plain loops.
  */
 public final class CpuReferenceMoe {
     /** Below this many multiply-adds per call the fork/join overhead outweighs the parallel speed-up. */
@@ -27,13 +29,15 @@ public final class CpuReferenceMoe {
     }
 
     /**
-     * @param hidden  {@code [m, H]} activations in fp32 (already in the activation dtype's values)
+     * @param hidden  {@code [m, H]} activations in fp32; rounded to the activation dtype (BF16, or F16 for FP16 layers)
+     *                first, as a GPU backend only ever receives them in that dtype
      * @param logits  {@code [m, E]} router logits
      * @return {@code [m, H]} in fp32
      */
     public float[] forward(float[] hidden, float[] logits, int m) {
         int e = layer.numExperts(), k = layer.topK(), h = layer.hiddenSize(), i = layer.intermediateSize();
         float[] x = hidden.clone();
+        ActivationQuantizer.roundInput(layer.quant(), x, m * h);
         ActivationQuantizer.apply(layer.quant(), x, m, h);
 
         int[] ids = new int[m * k];

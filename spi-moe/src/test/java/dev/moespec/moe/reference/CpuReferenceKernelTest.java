@@ -46,6 +46,25 @@ class CpuReferenceKernelTest {
     }
 
     @Test
+    void fp8LayerRoundsAnFp32InputToBf16BeforeQuantisingAsTheGpuBackendsReceiveIt() throws Exception {
+        // E=1, H=I=1, all weights 1: a one-column 1x128 group quantises losslessly (x / (|x|/448) = ±448), so the
+        // output is silu(x')·x' for the x' the kernel saw. 1 + 2^-10 is not a BF16 value: the GPU path gets 1.0.
+        MoeLayerSpec layer = layer(1, 1, 1, 1, RENORM, QuantScheme.FP8_BLOCK_128, 4);
+        try (Arena a = Arena.ofConfined(); MoeKernel k = kernel(layer)) {
+            k.loadWeights(MoeWeights.fp8(HostTensors.fromFloats(a, DType.FP8_E4M3, new float[]{1, 1}, 1, 2, 1),
+                    HostTensors.fromFloats(a, DType.FP8_E4M3, new float[]{1}, 1, 1, 1),
+                    HostTensors.fromFloats(a, DType.F32, new float[]{1}, 1, 1, 1),
+                    HostTensors.fromFloats(a, DType.F32, new float[]{1}, 1, 1, 1)));
+            Tensor out = HostTensors.allocate(a, DType.F32, 1, 1);
+            float x = 1f + 0x1p-10f;
+            k.forward(HostTensors.fromFloats(a, DType.F32, new float[]{x}, 1, 1), HostTensors.fromFloats(a, DType.F32, new float[]{0}, 1, 1), out, 0);
+            double silu1 = 1 / (1 + Math.exp(-1));
+            assertEquals(silu1, HostTensors.get(out, 0), 1e-6, "the fp32 input must reach the quantiser as bf16(x) = 1");
+            assertNotEquals(x / (1 + Math.exp(-x)) * x, HostTensors.get(out, 0), 1e-4);
+        }
+    }
+
+    @Test
     void softmaxWithoutRenormalizeKeepsTheProbability() {
         ExpertRouter.Route r = ExpertRouter.route(new Routing.SoftmaxTopK(false), 1, new float[]{0, 1}, 0, 2);
         assertArrayEquals(new int[]{1}, r.experts());
