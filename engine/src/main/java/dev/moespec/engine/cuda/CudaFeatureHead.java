@@ -11,6 +11,7 @@ import dev.moespec.cuda.Cublas;
 import dev.moespec.cuda.CudaContext;
 import dev.moespec.cuda.CudaGraph;
 import dev.moespec.cuda.CudaStream;
+import dev.moespec.cuda.DeviceBuffer;
 import dev.moespec.cuda.LaunchLedger;
 import dev.moespec.cuda.PinnedHostMemory;
 import dev.moespec.engine.loader.Checkpoint;
@@ -276,14 +277,7 @@ public final class CudaFeatureHead implements DraftNetwork {
         if (!useGraphs || chunks.size() > CudaMoeModel.BUCKETS[CudaMoeModel.BUCKETS.length - 1]) return 0;
         int t = chunks.getFirst().tokens().length;
         for (DraftChunk c : chunks) if (c.tokens().length != t) return 0;
-        int bucket = 0;
-        for (int b : CudaMoeModel.BUCKETS) {
-            if (b >= chunks.size()) {
-                bucket = b;
-                break;
-            }
-        }
-        int rows = bucket * t;
+        int rows = CudaMoeModel.bucket(chunks.size()) * t;
         return rows <= CudaMoeModel.GRAPH_MAX_ROWS ? rows : 0;
     }
 
@@ -422,7 +416,7 @@ public final class CudaFeatureHead implements DraftNetwork {
     private final class Buffers implements AutoCloseable {
         final int cap;
         final DeviceArrays scratch = new DeviceArrays(ctx);
-        final dev.moespec.cuda.DeviceBuffer meta, feat, logits, xBuf;
+        final DeviceBuffer meta, feat, logits, xBuf;
         final long e, eNorm, fNorm, x, a, bF32, qkv, q, attn, gu, act, router, moeOut, hn;
         final PinnedHostMemory pinned;
         final MemorySegment hostMeta, hostFeat, hostLogits, hostX;
@@ -430,10 +424,10 @@ public final class CudaFeatureHead implements DraftNetwork {
         Buffers(int cap) {
             this.cap = cap;
             long metaBytes = 4L * (4L * cap + tableCap);
-            meta = dev.moespec.cuda.DeviceBuffer.alloc(ctx, metaBytes);
-            feat = dev.moespec.cuda.DeviceBuffer.alloc(ctx, 4L * cap * h);
-            logits = dev.moespec.cuda.DeviceBuffer.alloc(ctx, 4L * cap * vocab);
-            xBuf = dev.moespec.cuda.DeviceBuffer.alloc(ctx, 4L * cap * h);
+            meta = DeviceBuffer.alloc(ctx, metaBytes);
+            feat = DeviceBuffer.alloc(ctx, 4L * cap * h);
+            logits = DeviceBuffer.alloc(ctx, 4L * cap * vocab);
+            xBuf = DeviceBuffer.alloc(ctx, 4L * cap * h);
             e = scratch.zeros(4L * cap * h);
             eNorm = scratch.zeros(4L * cap * h);
             fNorm = scratch.zeros(4L * cap * h);

@@ -368,7 +368,8 @@ public final class CudaMoeModel implements ModelRunner {
         return out;
     }
 
-    private static int bucket(int m) {
+    /** The smallest of {@link #BUCKETS} that holds {@code m} sequences (rows of a decode step). */
+    static int bucket(int m) {
         for (int b : BUCKETS) if (b >= m) return b;
         throw new IllegalArgumentException("no decode bucket for " + m + " rows");
     }
