@@ -353,3 +353,27 @@ extern "C" __global__ void es_sample(const float* __restrict__ logits, int v, co
         out[blockIdx.x] = s_idx;
     }
 }
+
+// ---- drafter heads (EAGLE / MTP feature heads, Medusa) ----
+
+// out[r, j] = silu(gu[r, j]) * gu[r, inter + j] as bf16: the dense SwiGLU between the fused gate/up GEMM
+// ([m, 2*inter] fp32, gate rows first as the checkpoint stacks them) and the down GEMM.   grid (m), block 256
+extern "C" __global__ void es_silu_mul(const float* __restrict__ gu, int inter, __nv_bfloat16* __restrict__ out) {
+    long long r = blockIdx.x;
+    const float* g = gu + r * 2 * inter;
+    for (int j = threadIdx.x; j < inter; j += blockDim.x) {
+        float a = g[j];
+        out[r * inter + j] = __float2bfloat16(a / (1.f + expf(-a)) * g[inter + j]);
+    }
+}
+
+// Medusa ResBlocks of every head at once: r[i, j] = hn[j] + silu(t[i, j] + bias[i, j]) in fp32, t = hn . W_i^T
+// stacked over heads [heads, h].   grid (heads), block 256
+extern "C" __global__ void es_bias_silu_residual(const float* __restrict__ t, const float* __restrict__ bias,
+                                                 const float* __restrict__ hn, int h, float* __restrict__ r) {
+    long long i = blockIdx.x;
+    for (int j = threadIdx.x; j < h; j += blockDim.x) {
+        float a = t[i * h + j] + bias[i * h + j];
+        r[i * h + j] = hn[j] + a / (1.f + expf(-a));
+    }
+}

@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.moespec.api.config.EngineConfig;
 import dev.moespec.api.config.ModelConfig;
 import dev.moespec.api.device.DeviceInfo;
-import dev.moespec.engine.device.DeviceSelection;
 import dev.moespec.engine.sampling.SamplingParams;
 import dev.moespec.engine.spec.BatchListener;
 import dev.moespec.engine.spec.SpecDecodeSession;
@@ -34,8 +33,11 @@ import java.util.concurrent.Callable;
  * 128 raw byte tokens each, cut from the middle of held-out files, used as stored — no BOS, like eval.json's
  * 128-token prompts; {@code --bos} prepends one) for every method × k. Per row: mean accepted tokens per verification step next to
  * eval.json's figure, acceptance rate, the share of prompts whose output equals plain greedy decoding, and
- * tokens/s with and without speculation at batch 1 and at {@code --batch}. Registered under the {@code bench}
- * parent command ({@code moespec bench spec}); public so that {@code dev.moespec.cli.bench.BenchCommand} can list it.
+ * tokens/s with and without speculation at batch 1 and at {@code --batch}, and where a batch-1 iteration's time
+ * goes (drafting, the target's verification pass, the host loop). Runs on the GPU when one is usable (every role
+ * there; one untimed warm-up run per configuration first, so graph captures and kernel loading are not timed), else
+ * on the CPU. Registered under the {@code bench} parent command ({@code moespec bench spec}); public so that
+ * {@code dev.moespec.cli.bench.BenchCommand} can list it.
  */
 @Command(name = "spec", mixinStandardHelpOptions = true,
         description = {"Speculative decoding benchmark: acceptance per method x k (vs eval.json) and tokens/s with and"
@@ -83,15 +85,29 @@ public final class BenchSpecCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print the results as JSON instead of a table.")
     boolean json;
 
+    @Option(names = "--device", paramLabel = "auto|cpu|cuda", defaultValue = "auto",
+            description = "Where to run (default: ${DEFAULT-VALUE}: the GPU when usable).")
+    String device;
+
     /** One method × k (or the plain baseline, method {@code none}). */
     record Row(String method, int k, double meanAccepted, Double evalMeanAccepted, Double deltaPercent,
                double acceptanceRate, double meanAcceptanceLength, double greedyMatchFraction, double tokensPerSecondBatch1,
                double tokensPerSecondBatched, double speedupBatch1, double speedupBatched, String targetMoeBackend,
-               String draftMoeBackend) {}
+               String draftMoeBackend, StepTime stepBatch1) {}
+
+    /**
+     * Where one batch-1 iteration (one target pass) goes, in ms: the proposer's drafting, the target's verification
+     * pass (launch, device, readback), and the rest of the host loop (rejection sampling, bookkeeping).
+     */
+    record StepTime(double draftMs, double targetMs, double hostMs) {
+        double totalMs() {
+            return draftMs + targetMs + hostMs;
+        }
+    }
 
     /** The whole benchmark, as {@code --json} prints it. */
     record Report(String device, int prompts, int maxTokens, int batch, int speedPrompts, double plainTokensPerSecondBatch1,
-                  double plainTokensPerSecondBatched, List<Row> rows) {}
+                  double plainTokensPerSecondBatched, StepTime plainStepBatch1, List<Row> rows) {}
 
     @Override
     public Integer call() {
@@ -107,8 +123,11 @@ public final class BenchSpecCommand implements Callable<Integer> {
         Path promptFile = prompts != null ? prompts : targetDir.resolveSibling("spec-prompts.jsonl");
         List<int[]> all = loadPrompts(promptFile, numPrompts, bos);
         JsonNode eval = readEval(targetDir.resolveSibling("eval.json"));
-        DeviceInfo device = DeviceInfo.cpu(DeviceSelection.detect().isCuda()
-                ? "the CUDA forward pass is not implemented yet; benchmarking the CPU path" : "no GPU");
+        String where = this.device.strip().toLowerCase(Locale.ROOT);
+        if (!where.equals("auto") && !where.equals("cpu") && !where.equals("cuda")) {
+            throw new UserInputException("unknown --device '" + this.device + "'; valid values: auto, cpu, cuda");
+        }
+        DeviceInfo device = GenerateCommand.device(where, err());
         SamplingParams greedy = new SamplingParams(0, 0, 1, OptionalLong.empty(), maxTokens, true);
 
         Measured plain = measure(config(targetDir, null, 0), device, all, greedy, null);
@@ -122,15 +141,16 @@ public final class BenchSpecCommand implements Callable<Integer> {
                 rows.add(new Row(method, k, m.meanAccepted, expected.isPresent() ? expected.getAsDouble() : null,
                         expected.isPresent() ? 100 * (m.meanAccepted / expected.getAsDouble() - 1) : null,
                         m.acceptanceRate, m.meanAcceptanceLength, m.greedyMatch, m.tpsBatch1, m.tpsBatched,
-                        m.tpsBatch1 / plain.tpsBatch1, m.tpsBatched / plain.tpsBatched, m.targetBackend, m.draftBackend));
+                        m.tpsBatch1 / plain.tpsBatch1, m.tpsBatched / plain.tpsBatched, m.targetBackend, m.draftBackend,
+                        m.stepBatch1));
                 if (!json) {
                     err().printf(Locale.ROOT, "bench spec: %s k=%d done%n", method, k);
                     err().flush();
                 }
             }
         }
-        Report report = new Report("cpu", all.size(), maxTokens, batch, Math.min(speedPrompts, all.size()),
-                plain.tpsBatch1, plain.tpsBatched, rows);
+        Report report = new Report(device.isCuda() ? device.name() : "cpu", all.size(), maxTokens, batch,
+                Math.min(speedPrompts, all.size()), plain.tpsBatch1, plain.tpsBatched, plain.stepBatch1, rows);
         out.print(json ? SpecReport.json(report) + "\n" : table(report));
         out.flush();
         return 0;
@@ -160,13 +180,18 @@ public final class BenchSpecCommand implements Callable<Integer> {
     /** What one configuration measured. */
     private record Measured(double meanAccepted, double acceptanceRate, double meanAcceptanceLength, double greedyMatch,
                             double tpsBatch1, double tpsBatched, List<int[]> outputs, String targetBackend,
-                            String draftBackend) {}
+                            String draftBackend, StepTime stepBatch1) {}
 
     private Measured measure(EngineConfig config, DeviceInfo device, List<int[]> all, SamplingParams greedy,
                              List<int[]> reference) {
         try (Engine engine = Engine.build(config, device, Thread.currentThread().getContextClassLoader());
              SpecDecodeSession session = SpecDecodeSession.open(engine, kvCacheMemory)) {
             var generator = session.generator(256);
+            if (device.isCuda()) {
+                // untimed warm-up at both batch sizes: kernel loading, MoE weight upload and graph captures
+                generator.generate(all.subList(0, Math.min(all.size(), batch)), greedy, BatchListener.NONE);
+                generator.generate(List.of(all.getFirst()), greedy, BatchListener.NONE);
+            }
             long accepted = 0, steps = 0, drafts = 0, draftTokens = 0, tokens = 0;
             double seconds = 0;
             List<int[]> outputs = new ArrayList<>();
@@ -182,13 +207,19 @@ public final class BenchSpecCommand implements Callable<Integer> {
                 seconds += m.totalSeconds();
                 outputs.addAll(r.tokens());
             }
-            long oneTokens = 0;
-            double oneSeconds = 0;
+            long oneTokens = 0, onePasses = 0;
+            double oneSeconds = 0, draft = 0, verify = 0, targetPass = 0;
             for (int i = 0; i < Math.min(speedPrompts, all.size()); i++) {
                 SpecMetrics m = generator.generate(List.of(all.get(i)), greedy, BatchListener.NONE).metrics();
                 oneTokens += m.newTokens();
                 oneSeconds += m.totalSeconds();
+                onePasses += m.targetPasses();
+                draft += m.proposeSeconds();
+                verify += m.verifySeconds();
+                targetPass += m.targetPassSeconds();
             }
+            double perPass = onePasses == 0 ? 0 : 1e3 / onePasses;
+            StepTime step = new StepTime(draft * perPass, targetPass * perPass, (verify - targetPass) * perPass);
             int match = 0;
             if (reference != null) {
                 for (int i = 0; i < outputs.size(); i++) if (Arrays.equals(outputs.get(i), reference.get(i))) match++;
@@ -196,7 +227,7 @@ public final class BenchSpecCommand implements Callable<Integer> {
             return new Measured(steps == 0 ? 0 : accepted / (double) steps, draftTokens == 0 ? 0 : accepted / (double) draftTokens,
                     drafts == 0 ? 1 : 1 + accepted / (double) drafts, reference == null ? 1 : match / (double) outputs.size(),
                     oneTokens / oneSeconds, tokens / seconds, outputs, session.backends().get("target"),
-                    session.backends().getOrDefault("draft", "-"));
+                    session.backends().getOrDefault("draft", "-"), step);
         }
     }
 
@@ -204,22 +235,26 @@ public final class BenchSpecCommand implements Callable<Integer> {
         StringBuilder s = new StringBuilder();
         s.append(String.format(Locale.ROOT, "moespec bench spec on %s: %d prompts x %d new tokens, greedy; tokens/s at batch 1"
                 + " (%d prompts one at a time) and batch %d%n", r.device(), r.prompts(), r.maxTokens(), r.speedPrompts(), r.batch()));
-        s.append(String.format(Locale.ROOT, "plain decoding: %.1f tokens/s at batch 1, %.1f tokens/s at batch %d%n%n",
-                r.plainTokensPerSecondBatch1(), r.plainTokensPerSecondBatched(), r.batch()));
-        s.append(String.format(Locale.ROOT, "%-12s %2s  %9s %9s %7s  %6s %6s  %6s  %9s %7s  %9s %7s  %s%n", "method", "k",
+        s.append(String.format(Locale.ROOT, "plain decoding: %.1f tokens/s at batch 1, %.1f tokens/s at batch %d; batch-1"
+                        + " step %.3f ms (target pass %.3f, host %.3f)%n%n", r.plainTokensPerSecondBatch1(),
+                r.plainTokensPerSecondBatched(), r.batch(), r.plainStepBatch1().totalMs(), r.plainStepBatch1().targetMs(),
+                r.plainStepBatch1().hostMs()));
+        s.append(String.format(Locale.ROOT, "%-12s %2s  %9s %9s %7s  %6s %6s  %6s  %9s %7s  %9s %7s  %23s  %s%n", "method", "k",
                 "accepted", "eval", "delta", "rate", "len", "greedy", "tok/s b1", "x plain", "tok/s b" + r.batch(),
-                "x plain", "moe target / draft"));
+                "x plain", "b1 ms: draft/verify/host", "moe target / draft"));
         for (Row row : r.rows()) {
-            s.append(String.format(Locale.ROOT, "%-12s %2d  %9.3f %9s %7s  %6.3f %6.3f  %6.2f  %9.1f %7.2f  %9.1f %7.2f  %s / %s%n",
+            s.append(String.format(Locale.ROOT, "%-12s %2d  %9.3f %9s %7s  %6.3f %6.3f  %6.2f  %9.1f %7.2f  %9.1f %7.2f  %23s  %s / %s%n",
                     row.method(), row.k(), row.meanAccepted(),
                     row.evalMeanAccepted() == null ? "-" : String.format(Locale.ROOT, "%.3f", row.evalMeanAccepted()),
                     row.deltaPercent() == null ? "-" : String.format(Locale.ROOT, "%+.1f%%", row.deltaPercent()),
                     row.acceptanceRate(), row.meanAcceptanceLength(), row.greedyMatchFraction(), row.tokensPerSecondBatch1(),
-                    row.speedupBatch1(), row.tokensPerSecondBatched(), row.speedupBatched(), row.targetMoeBackend(),
-                    row.draftMoeBackend()));
+                    row.speedupBatch1(), row.tokensPerSecondBatched(), row.speedupBatched(),
+                    String.format(Locale.ROOT, "%.3f/%.3f/%.3f", row.stepBatch1().draftMs(), row.stepBatch1().targetMs(),
+                            row.stepBatch1().hostMs()), row.targetMoeBackend(), row.draftMoeBackend()));
         }
         s.append("accepted = mean accepted draft tokens per verification step (eval.json's mean_accepted); len = mean"
-                + " acceptance length (tokens per target pass); greedy = share of prompts equal to plain greedy decoding\n");
+                + " acceptance length (tokens per target pass); greedy = share of prompts equal to plain greedy decoding;"
+                + " b1 ms = one batch-1 iteration: drafting, the target's verification pass, the rest of the host loop\n");
         return s.toString();
     }
 

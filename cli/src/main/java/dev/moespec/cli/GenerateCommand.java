@@ -3,6 +3,8 @@ package dev.moespec.cli;
 import dev.moespec.api.config.EngineConfig;
 import dev.moespec.api.config.ModelConfig;
 import dev.moespec.api.device.DeviceInfo;
+import dev.moespec.cuda.LaunchCounts;
+import dev.moespec.cuda.LaunchLedger;
 import dev.moespec.engine.cuda.CudaRunners;
 import dev.moespec.engine.device.DeviceSelection;
 import dev.moespec.engine.generate.GenerationResult;
@@ -34,13 +36,14 @@ import java.util.concurrent.Callable;
  * prompt and ends with a summary (tokens/s, time to first token, MoE backend per role). With
  * {@code --speculative-config} it runs speculative decoding with the method's proposer (its drafter on the draft
  * role's MoE binding) and adds the acceptance metrics; {@code --metrics-json} writes them as JSON. Speculative
- * decoding runs on the CPU today (its GPU path is a later step).
+ * decoding runs where plain decoding does: on the GPU every role (target and drafter) runs there, and the summary
+ * prints, per role, its MoE backend and the kernel launches per kernel image it made (counted, not configured).
  */
 @Command(name = "generate", mixinStandardHelpOptions = true,
         description = {"Generate a continuation of a prompt, streaming tokens as they come.",
                 "Runs on the GPU when one is usable (CUDA forward pass, decode steps as CUDA graphs), else on the CPU.",
                 "With --speculative-config, speculative decoding (draft_model, eagle, mtp, medusa, ngram or a plugin"
-                        + " method), on the CPU today."})
+                        + " method), every role on the same device; the summary counts each role's kernel launches."})
 final class GenerateCommand implements Callable<Integer> {
     static final String DEFAULT_PROMPT = "def fibonacci(n):\n";
 
@@ -105,10 +108,10 @@ final class GenerateCommand implements Callable<Integer> {
         Path dir = model != null ? model : BundledModels.demoTarget();
         EngineConfig config = EngineConfig.builder(ModelConfig.load(dir)).moeBackend(moeBackend)
                 .speculativeConfigJson(speculativeConfig).build();
-        if (config.speculative().isPresent()) {
-            return speculative(config, speculativeDevice(where, err), dir, params, out);
-        }
         DeviceInfo run = device(where, err);
+        if (config.speculative().isPresent()) {
+            return speculative(config, run, dir, params, out);
+        }
         try (Engine engine = Engine.build(config, run, Thread.currentThread().getContextClassLoader());
              ModelRunner runner = run.isCuda() ? CudaRunners.open(engine.target(), run.ordinal(), kvCacheMemory)
                      : engine.target().openRunner(kvCacheMemory)) {
@@ -116,6 +119,7 @@ final class GenerateCommand implements Callable<Integer> {
             Generator generator = new Generator(runner, tokenizer);
             out.print(prompt);
             out.flush();
+            LaunchCounts before = LaunchLedger.snapshot();
             GenerationResult r = generator.generate(generator.promptIds(prompt), params, (id, text) -> {
                 out.print(text);
                 out.flush();
@@ -125,12 +129,15 @@ final class GenerateCommand implements Callable<Integer> {
                             + "time to first token %.1f ms | MoE backend: target=%s%n",
                     r.promptTokens(), r.tokens().length, r.stop().name().toLowerCase(Locale.ROOT), runner.device(),
                     r.tokensPerSecond(), r.decodeTokensPerSecond(), r.ttftNanos() / 1e6, r.moeBackend());
+            var launches = LaunchLedger.snapshot().since(before).byRole();
+            out.print(SpecReport.launches(launches));
             out.flush();
             if (metricsJson != null) {
                 long n = r.tokens().length;
+                double decodeSeconds = (r.totalNanos() - r.ttftNanos()) / 1e9;
                 writeMetrics(new SpecMetrics("none", 0, 1, n, Math.max(0, n - 1), Math.max(0, n - 1), 0, 0, 0, 0, 1, 0,
-                        new double[0], r.ttftNanos() / 1e9, 0, (r.totalNanos() - r.ttftNanos()) / 1e9, r.totalNanos() / 1e9,
-                        r.tokensPerSecond(), java.util.Map.of("target", r.moeBackend())));
+                        new double[0], r.ttftNanos() / 1e9, 0, decodeSeconds, decodeSeconds, r.totalNanos() / 1e9,
+                        r.tokensPerSecond(), java.util.Map.of("target", r.moeBackend()), launches));
             }
         }
         return 0;
@@ -158,8 +165,9 @@ final class GenerateCommand implements Callable<Integer> {
                     m.targetPasses(), m.method(), m.k());
             out.print(SpecReport.acceptance(m));
             out.printf("    MoE backend: target=%s draft=%s%n", m.moeBackends().get("target"), m.moeBackends().get("draft"));
-            out.printf(Locale.ROOT, "    time: prefill %.1f ms, propose %.1f ms, verify %.1f ms%n", m.prefillSeconds() * 1e3,
-                    m.proposeSeconds() * 1e3, m.verifySeconds() * 1e3);
+            out.print(SpecReport.launches(m.launches()));
+            out.printf(Locale.ROOT, "    time: prefill %.1f ms, propose %.1f ms, verify %.1f ms (target passes %.1f ms)%n",
+                    m.prefillSeconds() * 1e3, m.proposeSeconds() * 1e3, m.verifySeconds() * 1e3, m.targetPassSeconds() * 1e3);
             out.flush();
             if (metricsJson != null) writeMetrics(m);
         }
@@ -176,29 +184,11 @@ final class GenerateCommand implements Callable<Integer> {
     }
 
     /**
-     * Speculative decoding runs on the CPU runner today: {@code cuda} is refused with that reason, {@code auto} says
-     * so when a GPU is present, so every role's MoE binding is resolved for the CPU it really runs on.
-     */
-    private static DeviceInfo speculativeDevice(String where, PrintWriter err) {
-        if (where.equals("cuda")) {
-            throw new UserInputException("--device cuda: speculative decoding runs on the CPU today (its GPU path is not"
-                    + " implemented yet); use --device cpu (or auto), or drop --speculative-config to generate on the GPU");
-        }
-        DeviceInfo detected = DeviceSelection.detect();
-        if (detected.isCuda()) {
-            err.println("moespec: speculative decoding runs on the CPU today (found " + detected.describe() + ")");
-            err.flush();
-            return DeviceInfo.cpu("speculative decoding runs on the CPU today");
-        }
-        return detected;
-    }
-
-    /**
      * The device the engine is built for, so the MoE binding is resolved for the device it really runs on:
      * {@code cpu}; {@code cuda} (refused with the reason when the CUDA forward pass cannot run here); {@code auto} =
      * the GPU when the CUDA runner can use it, else the CPU, saying why when a GPU was found but cannot be used.
      */
-    private static DeviceInfo device(String where, PrintWriter err) {
+    static DeviceInfo device(String where, PrintWriter err) {
         if (where.equals("cpu")) return DeviceInfo.cpu("--device cpu");
         DeviceInfo detected = DeviceSelection.detect();
         Optional<String> why = CudaRunners.unavailableReason();

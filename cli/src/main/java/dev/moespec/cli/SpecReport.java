@@ -28,6 +28,25 @@ final class SpecReport {
                 m.meanAcceptanceLength(), m.meanAcceptedPerStep(), perPosition, m.drafts(), m.acceptedTokens(), m.draftTokens());
     }
 
+    /**
+     * The launches line: per role, the launches per kernel image, e.g. {@code launches  target:
+     * moespec-backend-flashinfer-trtllm 4608, moespec-engine 9216 | draft: moespec-backend-triton 1152, ...}; roles
+     * in the order target, draft, then any other; empty when nothing was launched (the CPU).
+     */
+    static String launches(java.util.Map<String, java.util.Map<String, Long>> byRole) {
+        if (byRole.isEmpty()) return "";
+        java.util.List<String> roles = new java.util.ArrayList<>(byRole.keySet());
+        roles.sort(java.util.Comparator.comparingInt((String r) -> r.equals("target") ? 0 : r.equals("draft") ? 1 : 2)
+                .thenComparing(r -> r));
+        StringJoiner line = new StringJoiner(" | ", "    launches  ", System.lineSeparator());
+        for (String role : roles) {
+            StringJoiner images = new StringJoiner(", ", role + ": ", "");
+            byRole.get(role).forEach((image, n) -> images.add(image + " " + n));
+            line.add(images.toString());
+        }
+        return line.toString();
+    }
+
     static String json(Object value) {
         try {
             return MAPPER.writeValueAsString(value);

@@ -35,8 +35,8 @@ class GenerateSpeculativeTest {
         String expected = golden.path("prompts").get(0).path("target_fp8").path("text").asText();
         Path json = tmp.resolve("metrics.json");
         StringWriter out = new StringWriter(), err = new StringWriter();
-        int exit = Moespec.run(new PrintWriter(out, true), new PrintWriter(err, true), "generate", "--max-tokens", "48",
-                "--ignore-eos", "--speculative-config", config, "--metrics-json", json.toString());
+        int exit = Moespec.run(new PrintWriter(out, true), new PrintWriter(err, true), "generate", "--device", "cpu",
+                "--max-tokens", "48", "--ignore-eos", "--speculative-config", config, "--metrics-json", json.toString());
         assertEquals(0, exit, err.toString());
         String text = out.toString();
         assertTrue(text.startsWith(GenerateCommand.DEFAULT_PROMPT + expected + "\n"), text);
@@ -52,5 +52,6 @@ class GenerateSpeculativeTest {
                 m.path("acceptance_rate").asDouble(), 1e-9);
         assertTrue(m.path("tokens_per_second").asDouble() > 0);
         assertEquals("cpu_reference", m.path("moe_backends").path("target").asText());
+        assertEquals(0, m.path("launches").size(), "no kernel launches on the CPU: " + m.path("launches"));
     }
 }

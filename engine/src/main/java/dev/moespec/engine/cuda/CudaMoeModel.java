@@ -8,6 +8,7 @@ import dev.moespec.cuda.CudaContext;
 import dev.moespec.cuda.CudaGraph;
 import dev.moespec.cuda.CudaStream;
 import dev.moespec.cuda.DeviceBuffer;
+import dev.moespec.cuda.LaunchLedger;
 import dev.moespec.cuda.PinnedHostMemory;
 import dev.moespec.engine.loader.Checkpoint;
 import dev.moespec.engine.loader.CheckpointLayout;
@@ -43,22 +44,31 @@ import java.util.Set;
  * <p><b>Precision.</b> The residual stream, attention, norms, router and logits are fp32; GEMM inputs of the
  * projections and lm_head are BF16 (fp32 accumulation), as is the MoE's input and output (the backends' contract).
  *
- * <p><b>CUDA graphs.</b> With graphs on, a decode step (every chunk one token, at most 64 rows) is padded to a
- * bucket of 1, 2, 4, 8, 16, 32 or 64 rows: the first step of a bucket runs eagerly and is then captured; later
- * steps upload their row metadata and replay the graph. Padding rows read token 0 at position 0 from block 0 of
+ * <p><b>CUDA graphs.</b> With graphs on, a step whose chunks all carry the same number of tokens t (a decode step:
+ * t = 1; a speculative verification: t = k + 1 per sequence; a drafter's catch-up) is padded to a bucket of
+ * (sequences rounded up to 1, 2, 4, …, 64) × t rows, while that is at most {@link #GRAPH_MAX_ROWS}: the first
+ * step of a row count runs eagerly and is then captured; later steps upload their row metadata and replay the
+ * graph. A graph step computes logits for every row. The launch sequence depends only on the row count, so
+ * (sequences, t) buckets of equal rows share one graph. Padding rows read token 0 at position 0 from block 0 of
  * the KV cache, which no sequence owns.
+ *
+ * <p><b>Launch counts.</b> Every step, and the kernel creation at load, runs inside
+ * {@link LaunchLedger#scope}{@code (role)}, so the kernels of the target and of a draft model are counted apart.
  *
  * <p>Not thread-safe: one generation loop owns it.
  */
 public final class CudaMoeModel implements ModelRunner {
     /** Decode batch buckets a graph is captured for. */
     static final int[] BUCKETS = {1, 2, 4, 8, 16, 32, 64};
+    /** Most rows a graph step takes: the MoE stays in its decode phase, whose kernels are capture-safe. */
+    static final int GRAPH_MAX_ROWS = Phase.DECODE_MAX_TOKENS;
     private static final int ALIGN = 256;
 
     private final Checkpoint checkpoint;
     private final ModelConfig cfg;
     private final MoeDecoderLayout.Naming naming;
     private final MoeKernelSource moe;
+    private final String role;
     private final int h, nH, nKV, d, vocab, experts, qkvWidth, layers;
     private final float eps, scale;
     private final CudaContext ctx;
@@ -87,6 +97,15 @@ public final class CudaMoeModel implements ModelRunner {
      * @throws IllegalStateException when the engine's kernels or cuBLAS are missing (the message says why)
      */
     public CudaMoeModel(Checkpoint checkpoint, MoeKernelSource moe, int ordinal, long kvCacheBytes) {
+        this(checkpoint, moe, ordinal, kvCacheBytes, "target");
+    }
+
+    /**
+     * As {@link #CudaMoeModel(Checkpoint, MoeKernelSource, int, long)} for the model of {@code role} ({@code target},
+     * {@code draft}): its launches are counted under that {@link LaunchLedger#scope}.
+     */
+    public CudaMoeModel(Checkpoint checkpoint, MoeKernelSource moe, int ordinal, long kvCacheBytes, String role) {
+        this.role = Objects.requireNonNull(role, "role");
         this.checkpoint = Objects.requireNonNull(checkpoint, "checkpoint");
         this.moe = Objects.requireNonNull(moe, "moe");
         this.cfg = checkpoint.config();
@@ -136,7 +155,7 @@ public final class CudaMoeModel implements ModelRunner {
         cache = kv;
         tableCap = kv.blocks() + 1;
         buf = new Buffers(Phase.DECODE_MAX_TOKENS);
-        try {
+        try (LaunchLedger.Scope scope = LaunchLedger.scope(role)) {
             for (int l = 0; l < layers; l++) moeKernel(l, 1); // decode kernels and expert weights up front (TTFT)
         } catch (RuntimeException e) {
             closeDevice(); // the caller still owns the checkpoint when construction fails
@@ -229,7 +248,7 @@ public final class CudaMoeModel implements ModelRunner {
 
     /**
      * Rollback for speculative decoding: the paged cache is addressed by position, so dropping the tail is setting
-     * the length; the next step overwrites the dropped slots. (The speculative loop runs on the CPU runner today.)
+     * the length; the next step overwrites the dropped slots.
      */
     @Override
     public void truncate(int sequence, int length) {
@@ -251,18 +270,39 @@ public final class CudaMoeModel implements ModelRunner {
         return ctx.info().name();
     }
 
+    /** The role label launches are counted under. */
+    public String role() {
+        return role;
+    }
+
     @Override
     public StepOutput step(List<SequenceChunk> chunks) {
+        try (LaunchLedger.Scope scope = LaunchLedger.scope(role)) {
+            return stepInScope(chunks);
+        }
+    }
+
+    /** Rows of the graph bucket for {@code chunks}, or 0 when the step runs eagerly (graphs off, ragged, too big). */
+    private int graphRows(List<SequenceChunk> chunks) {
+        if (!useGraphs || chunks.size() > BUCKETS[BUCKETS.length - 1]) return 0;
+        int t = chunks.getFirst().tokens().length;
+        for (SequenceChunk c : chunks) if (c.tokens().length != t) return 0;
+        int rows = bucket(chunks.size()) * t;
+        return rows <= GRAPH_MAX_ROWS ? rows : 0;
+    }
+
+    private StepOutput stepInScope(List<SequenceChunk> chunks) {
         int m = validate(chunks);
-        boolean decodeShaped = m <= Phase.DECODE_MAX_TOKENS && chunks.stream().allMatch(c -> c.tokens().length == 1);
-        int rows = decodeShaped && useGraphs ? bucket(m) : m;
+        int graphRows = graphRows(chunks);
+        boolean graph = graphRows > 0;
+        int rows = graph ? graphRows : m;
         int nLogits = 0;
         for (SequenceChunk c : chunks) nLogits += c.allLogits() ? c.tokens().length : 1;
         ensureRows(rows);
-        int[] logitRows = new int[decodeShaped && useGraphs ? rows : nLogits];
+        int[] logitRows = new int[graph ? rows : nLogits];
         fillMetadata(chunks, m, rows, logitRows, null);
-        int nOut = decodeShaped && useGraphs ? rows : nLogits;
-        run(rows, nOut, decodeShaped && useGraphs);
+        int nOut = graph ? rows : nLogits;
+        run(rows, nOut, graph);
         // logits of the requested rows, features of every real row
         buf.logits.copyToAsync(buf.hostLogits.asSlice(0, 4L * nOut * vocab), stream);
         buf.x.copyToAsync(buf.hostX.asSlice(0, 4L * m * h), stream);
@@ -276,7 +316,9 @@ public final class CudaMoeModel implements ModelRunner {
             features[c] = new float[n * h];
             MemorySegment.copy(buf.hostX, ValueLayout.JAVA_FLOAT, 4L * row * h, features[c], 0, n * h);
             logits[c] = new float[count * vocab];
-            MemorySegment.copy(buf.hostLogits, ValueLayout.JAVA_FLOAT, 4L * out * vocab, logits[c], 0, count * vocab);
+            // a graph step has logits for every row; an eager one only for the requested rows, packed
+            int from = graph ? row + n - count : out;
+            MemorySegment.copy(buf.hostLogits, ValueLayout.JAVA_FLOAT, 4L * from * vocab, logits[c], 0, count * vocab);
             row += n;
             out += count;
             cache.sequence(chunk.sequence()).length += n;
@@ -291,6 +333,12 @@ public final class CudaMoeModel implements ModelRunner {
      * @return the next token of each sequence
      */
     public int[] decode(int[] sequences, int[] tokens, RowSampling[] sampling) {
+        try (LaunchLedger.Scope scope = LaunchLedger.scope(role)) {
+            return decodeInScope(sequences, tokens, sampling);
+        }
+    }
+
+    private int[] decodeInScope(int[] sequences, int[] tokens, RowSampling[] sampling) {
         if (sequences.length != tokens.length || sequences.length != sampling.length) {
             throw new IllegalArgumentException("sequences, tokens and sampling must have one entry per row, got "
                     + sequences.length + ", " + tokens.length + ", " + sampling.length);
@@ -320,7 +368,8 @@ public final class CudaMoeModel implements ModelRunner {
         return out;
     }
 
-    private static int bucket(int m) {
+    /** The smallest of {@link #BUCKETS} that holds {@code m} sequences (rows of a decode step). */
+    static int bucket(int m) {
         for (int b : BUCKETS) if (b >= m) return b;
         throw new IllegalArgumentException("no decode bucket for " + m + " rows");
     }

@@ -31,7 +31,8 @@ public final class CudaRunners {
     }
 
     /**
-     * Loads {@code role}'s checkpoint onto device {@code ordinal}, its MoE layers on the role's own kernels.
+     * Loads {@code role}'s checkpoint onto device {@code ordinal}, its MoE layers on the role's own kernels; its
+     * launches are counted under the role's label ({@code target}, {@code draft}).
      *
      * @throws IllegalStateException when the role has no MoE layers or CUDA cannot be used (the message says why)
      */
@@ -44,7 +45,7 @@ public final class CudaRunners {
         ModelConfig model = role.config().model();
         Checkpoint checkpoint = Checkpoint.open(model.path(), CheckpointLayout.of(model));
         try {
-            return new CudaMoeModel(checkpoint, k, ordinal, kvCacheBytes);
+            return new CudaMoeModel(checkpoint, k, ordinal, kvCacheBytes, role.role().label());
         } catch (RuntimeException e) {
             checkpoint.close();
             throw e;

@@ -18,7 +18,7 @@ final class DecoderKernels {
     /** Largest head_dim the attention and RoPE kernels take (8 elements per lane, one 256-wide head in shared memory). */
     static final int MAX_HEAD_DIM = 256;
 
-    private final CudaFunction embed, rmsnorm, qkvRopeAppend, attention, addBf16, sample;
+    private final CudaFunction embed, rmsnorm, qkvRopeAppend, attention, addBf16, sample, siluMul, biasSiluResidual;
 
     private DecoderKernels(CudaModule module) {
         embed = module.function("es_embed");
@@ -27,6 +27,8 @@ final class DecoderKernels {
         attention = module.function("es_attention");
         addBf16 = module.function("es_add_bf16");
         sample = module.function("es_sample");
+        siluMul = module.function("es_silu_mul");
+        biasSiluResidual = module.function("es_bias_silu_residual");
     }
 
     /** Whether this jar carries the engine fatbin (built with nvcc). */
@@ -71,5 +73,16 @@ final class DecoderKernels {
     void sample(long stream, int rows, long logits, int vocab, long params, long topK, long out) {
         sample.launch(Dim3.of(rows), Dim3.of(256), 0, stream, KernelArgs.create().ptr(logits).i32(vocab).ptr(params)
                 .ptr(topK).ptr(out));
+    }
+
+    /** {@code out[r] = silu(gu[r, :inter]) * gu[r, inter:]} as bf16 (the dense SwiGLU of the EAGLE head). */
+    void siluMul(long stream, int rows, long gu, int inter, long outBf16) {
+        siluMul.launch(Dim3.of(rows), Dim3.of(256), 0, stream, KernelArgs.create().ptr(gu).i32(inter).ptr(outBf16));
+    }
+
+    /** Medusa ResBlocks: {@code r[i] = hn + silu(t[i] + bias[i])} for {@code heads} heads, fp32. */
+    void biasSiluResidual(long stream, int heads, long t, long bias, long hn, int h, long r) {
+        biasSiluResidual.launch(Dim3.of(heads), Dim3.of(256), 0, stream, KernelArgs.create().ptr(t).ptr(bias).ptr(hn).i32(h)
+                .ptr(r));
     }
 }

@@ -5,6 +5,7 @@ import dev.moespec.api.config.SpeculativeConfig;
 import dev.moespec.api.proposer.Proposer;
 import dev.moespec.api.proposer.ProposerProvider;
 import dev.moespec.api.proposer.ProposerSettings;
+import dev.moespec.engine.cuda.CudaRunners;
 import dev.moespec.engine.model.ModelRunner;
 import dev.moespec.engine.spec.draft.DrafterFactory;
 import dev.moespec.engine.wiring.Engine;
@@ -15,11 +16,14 @@ import dev.moespec.engine.wiring.RoleRuntime;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalInt;
 
 /**
  * One engine's loaded models for generation: the target's runner and, when the config is speculative, the
  * proposer its method names (found in the engine's proposer registry and created with an engine context, so it
- * can build its drafter with the draft role's config and MoE kernels). Closes both.
+ * can build its drafter with the draft role's config and MoE kernels). Closes both. When the engine was built for
+ * a CUDA device, every role runs there: the target as a {@code CudaMoeModel} (launches counted under
+ * {@code target}) and the drafter on the GPU (under {@code draft}); on a CPU engine, both run on the CPU.
  */
 public final class SpecDecodeSession implements AutoCloseable {
     private final ModelRunner target;
@@ -46,7 +50,9 @@ public final class SpecDecodeSession implements AutoCloseable {
      */
     public static SpecDecodeSession open(Engine engine, long kvCacheBytes) {
         EngineConfig config = engine.target().config();
-        ModelRunner target = engine.target().openRunner(kvCacheBytes);
+        OptionalInt cuda = engine.device().isCuda() ? OptionalInt.of(engine.device().ordinal()) : OptionalInt.empty();
+        ModelRunner target = cuda.isPresent() ? CudaRunners.open(engine.target(), cuda.getAsInt(), kvCacheBytes)
+                : engine.target().openRunner(kvCacheBytes);
         try {
             Optional<SpeculativeConfig> spec = config.speculative();
             if (spec.isEmpty()) {
@@ -59,7 +65,7 @@ public final class SpecDecodeSession implements AutoCloseable {
                     Math.max(1, Math.max(s.promptLookupMin(), s.promptLookupMax())), config.maxModelLen(),
                     config.model().vocabSize());
             EngineProposerContext context = new EngineProposerContext(settings,
-                    new DrafterFactory(config, draft, kvCacheBytes));
+                    new DrafterFactory(config, draft, kvCacheBytes, cuda));
             Proposer proposer = provider.create(context);
             return new SpecDecodeSession(target, Optional.of(proposer), provider.method(), context, Optional.of(draft));
         } catch (RuntimeException e) {

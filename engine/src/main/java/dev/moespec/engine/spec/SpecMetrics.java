@@ -1,6 +1,7 @@
 package dev.moespec.engine.spec;
 
 import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * The numbers of one speculative (or plain, {@code method = "none"}) generation run, JSON-friendly (Jackson writes
@@ -24,18 +25,30 @@ import java.util.Map;
  * @param prefillSeconds        prompt prefill and first token
  * @param proposeSeconds        time in the proposer
  * @param verifySeconds         target verification passes and rejection sampling
+ * @param targetPassSeconds     of verifySeconds, the target's forward passes (launch, device, readback)
  * @param totalSeconds          wall time, prefill included
  * @param tokensPerSecond       newTokens / totalSeconds
  * @param moeBackends           which MoE backend each role ran ({@code target}, {@code draft})
+ * @param launches              kernel launches of the run per role ({@code target}, {@code draft}) and kernel image
+ *                              (the jar's artifactId, e.g. {@code moespec-backend-triton}), counted by
+ *                              {@code LaunchLedger}; empty on the CPU
  */
 public record SpecMetrics(String method, int k, int sequences, long newTokens, long targetPasses, long verifySteps, long drafts,
                           long draftTokens, long acceptedTokens, double acceptanceRate, double meanAcceptanceLength,
                           double meanAcceptedPerStep, double[] perPositionAcceptance, double prefillSeconds,
-                          double proposeSeconds, double verifySeconds, double totalSeconds, double tokensPerSecond,
-                          Map<String, String> moeBackends) {
+                          double proposeSeconds, double verifySeconds, double targetPassSeconds, double totalSeconds,
+                          double tokensPerSecond, Map<String, String> moeBackends, Map<String, Map<String, Long>> launches) {
     public SpecMetrics {
         perPositionAcceptance = perPositionAcceptance.clone();
         moeBackends = Map.copyOf(moeBackends);
+        Map<String, Map<String, Long>> sorted = new TreeMap<>();
+        launches.forEach((role, images) -> sorted.put(role, java.util.Collections.unmodifiableMap(new TreeMap<>(images))));
+        launches = java.util.Collections.unmodifiableMap(sorted);
+    }
+
+    /** Launches of kernel image {@code image} made by {@code role} in this run. */
+    public long launches(String role, String image) {
+        return launches.getOrDefault(role, Map.of()).getOrDefault(image, 0L);
     }
 
     @Override

@@ -4,6 +4,8 @@ import dev.moespec.api.proposer.Proposal;
 import dev.moespec.api.proposer.ProposalRequest;
 import dev.moespec.api.proposer.Proposer;
 import dev.moespec.api.proposer.ProposerContext;
+import dev.moespec.cuda.LaunchCounts;
+import dev.moespec.cuda.LaunchLedger;
 import dev.moespec.engine.generate.StopReason;
 import dev.moespec.engine.model.ModelRunner;
 import dev.moespec.engine.model.SequenceChunk;
@@ -30,6 +32,10 @@ import java.util.SplittableRandom;
  * </ol>
  * until every sequence has {@code max_tokens} tokens or its EOS. Without a proposer it is plain batched decoding
  * (one token per pass), the baseline for tokens/s. Greedy output equals greedy decoding token for token.
+ *
+ * <p>The metrics carry the kernel launches the run made per role and kernel image ({@link LaunchLedger}: the
+ * runners and drafter networks count their own work under their role), so a report proves which plugin's kernels
+ * each role ran. The loop itself runs on the host: one readback per target pass and per drafter step.
  */
 public final class SpeculativeGenerator {
     private final ModelRunner target;
@@ -83,7 +89,8 @@ public final class SpeculativeGenerator {
         int k = proposer.isPresent() ? context.numSpeculativeTokens() : 0;
         SpecDecodeStats stats = new SpecDecodeStats(Math.max(1, k));
         List<Seq> all = new ArrayList<>();
-        long start = System.nanoTime(), proposeNs = 0, verifyNs = 0, passes = 0, steps = 0;
+        LaunchCounts launchesBefore = LaunchLedger.snapshot();
+        long start = System.nanoTime(), proposeNs = 0, verifyNs = 0, targetNs = 0, passes = 0, steps = 0;
         try {
             for (int i = 0; i < prompts.size(); i++) {
                 int[] prompt = prompts.get(i);
@@ -118,7 +125,9 @@ public final class SpeculativeGenerator {
                     System.arraycopy(drafts, 0, chunk, 1, drafts.length);
                     chunks.add(new SequenceChunk(s.handle, chunk, true));
                 }
+                long t2 = System.nanoTime();
                 StepOutput out = target.step(chunks);
+                targetNs += System.nanoTime() - t2;
                 passes++;
                 steps += active.size();
                 for (int a = 0; a < active.size(); a++) {
@@ -141,7 +150,8 @@ public final class SpeculativeGenerator {
                 active = active.stream().filter(s -> s.stop == null).toList();
             }
             long total = System.nanoTime() - start;
-            return result(all, stats, k, passes, steps, prefillNs, proposeNs, verifyNs, total);
+            return result(all, stats, k, passes, steps, prefillNs, proposeNs, verifyNs, targetNs, total,
+                    LaunchLedger.snapshot().since(launchesBefore));
         } finally {
             for (Seq s : all) {
                 target.release(s.handle);
@@ -199,7 +209,7 @@ public final class SpeculativeGenerator {
     }
 
     private SpecGenerationResult result(List<Seq> all, SpecDecodeStats stats, int k, long passes, long steps, long prefillNs,
-                                        long proposeNs, long verifyNs, long totalNs) {
+                                        long proposeNs, long verifyNs, long targetNs, long totalNs, LaunchCounts launches) {
         SpecDecodeStats.Snapshot snap = stats.snapshot();
         long produced = all.stream().mapToLong(s -> s.produced).sum();
         double seconds = totalNs / 1e9;
@@ -207,7 +217,7 @@ public final class SpeculativeGenerator {
                 snap.draftTokens(), snap.acceptedTokens(), snap.acceptanceRate(), snap.meanAcceptanceLength(),
                 steps == 0 ? 0 : snap.acceptedTokens() / (double) steps,
                 k == 0 ? new double[0] : snap.perPositionAcceptance(), prefillNs / 1e9, proposeNs / 1e9,
-                verifyNs / 1e9, seconds, seconds == 0 ? 0 : produced / seconds, backends);
+                verifyNs / 1e9, targetNs / 1e9, seconds, seconds == 0 ? 0 : produced / seconds, backends, launches.byRole());
         List<int[]> tokens = all.stream().map(s -> Arrays.copyOf(s.out, s.produced)).toList();
         return new SpecGenerationResult(tokens, all.stream().map(s -> s.stop).toList(), m);
     }

@@ -67,6 +67,20 @@ final class SpecPrompts {
         return Engine.build(config, DeviceInfo.cpu("test"), SpecPrompts.class.getClassLoader());
     }
 
+    /**
+     * An engine on the first CUDA device: the target's MoE on {@code targetBackend}, the speculative config of
+     * {@code method} × {@code k} with {@code "moe_backend": draftBackend} (null = inherit).
+     */
+    static Engine gpuEngine(String method, int k, String targetBackend, String draftBackend) {
+        String spec = config(method, k);
+        if (spec != null && draftBackend != null) {
+            spec = spec.substring(0, spec.length() - 1) + ",\"moe_backend\":\"" + draftBackend + "\"}";
+        }
+        EngineConfig config = EngineConfig.builder(ModelConfig.load(DemoModels.target())).moeBackend(targetBackend)
+                .speculativeConfigJson(spec).build();
+        return Engine.build(config, dev.moespec.cuda.Cuda.detectDevice(), SpecPrompts.class.getClassLoader());
+    }
+
     /** eval.json's mean_accepted for method × k. */
     static double evalMeanAccepted(String method, int k) {
         try {

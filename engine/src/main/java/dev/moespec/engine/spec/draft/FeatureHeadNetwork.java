@@ -107,12 +107,16 @@ public final class FeatureHeadNetwork implements DraftNetwork {
                                            long kvCacheBytes) {
         Checkpoint head = Checkpoint.open(headDir, CheckpointLayout.ANY);
         try (Checkpoint target = Checkpoint.open(targetDir, CheckpointLayout.ANY)) {
-            String prefix = kind == DraftNetworkKind.EAGLE ? "layers.0." : mtpPrefix(head);
-            return new FeatureHeadNetwork(kind, head, target, prefix, moe, kvCacheBytes);
+            return new FeatureHeadNetwork(kind, head, target, prefix(kind, head), moe, kvCacheBytes);
         } catch (RuntimeException e) {
             head.close();
             throw e;
         }
+    }
+
+    /** The tensor prefix of the head's one layer: {@code layers.0.} (EAGLE) or {@link #mtpPrefix} (MTP). */
+    static String prefix(DraftNetworkKind kind, Checkpoint head) {
+        return kind == DraftNetworkKind.EAGLE ? "layers.0." : mtpPrefix(head);
     }
 
     /** {@code model.layers.N.} of the one MTP layer the checkpoint holds (N = the target's layer count). */

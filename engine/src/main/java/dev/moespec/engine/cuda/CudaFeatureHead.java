@@ -1,0 +1,490 @@
+package dev.moespec.engine.cuda;
+
+import dev.moespec.api.config.ModelConfig;
+import dev.moespec.api.proposer.DraftChunk;
+import dev.moespec.api.proposer.DraftNetwork;
+import dev.moespec.api.proposer.DraftNetworkKind;
+import dev.moespec.api.proposer.DraftOutput;
+import dev.moespec.api.tensor.DType;
+import dev.moespec.api.tensor.Tensor;
+import dev.moespec.cuda.Cublas;
+import dev.moespec.cuda.CudaContext;
+import dev.moespec.cuda.CudaGraph;
+import dev.moespec.cuda.CudaStream;
+import dev.moespec.cuda.DeviceBuffer;
+import dev.moespec.cuda.LaunchLedger;
+import dev.moespec.cuda.PinnedHostMemory;
+import dev.moespec.engine.loader.Checkpoint;
+import dev.moespec.engine.loader.MoeDecoderLayout;
+import dev.moespec.engine.model.HostWeights;
+import dev.moespec.engine.model.MoeKernelSource;
+import dev.moespec.engine.model.MoeWeightsFactory;
+import dev.moespec.moe.MoeKernel;
+import dev.moespec.moe.MoeKernelUnavailableException;
+import dev.moespec.moe.reference.CpuReferenceBackendProvider;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * The EAGLE head (FORMAT.md §5.1) and the MTP layer (§5.2) on the GPU, the CUDA twin of the CPU
+ * {@code FeatureHeadNetwork}: entries {@code (token, feature)} become the layer input through {@code fc}
+ * (EAGLE: {@code [embed | f]·fcᵀ}) or {@code eh_proj} (MTP: {@code [rms_enorm(embed) | rms_hnorm(f)]·eh_projᵀ}),
+ * run as two fp32 cuBLAS GEMMs over the split weight; then one decoder layer with our attention kernels over its own
+ * paged KV cache, a dense SwiGLU (EAGLE) or an MoE block on the DRAFT role's kernels on device tensors (MTP: so
+ * {@code "moe_backend"} is what runs); the output norm and the target's {@code lm_head}. Precision as
+ * {@link CudaMoeModel}: fp32 residual stream, BF16 GEMM inputs for the projections, MLP and lm_head.
+ *
+ * <p>Steps whose chunks all carry the same number of entries replay a CUDA graph per row count (as the target
+ * runner does); every launch runs inside {@link LaunchLedger#scope}{@code ("draft")}. Not thread-safe.
+ */
+public final class CudaFeatureHead implements DraftNetwork {
+    /** The role label this network's launches are counted under. */
+    public static final String ROLE = "draft";
+
+    private final DraftNetworkKind kind;
+    private final Checkpoint head;
+    private final MoeKernelSource moe; // MTP only
+    private final int moeLayer;         // the MTP layer's index in the checkpoint's tensor names
+    private final int h, vocab, nH, nKV, d, qkvWidth, inter, experts;
+    private final float eps, scale;
+    private final CudaContext ctx;
+    private final CudaStream stream;
+    private final Cublas blas;
+    private final DecoderKernels k;
+    private final DeviceArrays w;
+    private final DeviceKvCache cache;
+    private final Arena moeWeights = Arena.ofShared();
+    private final long embed, lmHead, outNorm, combineE, combineF, enorm, hnorm, inputNorm, postNorm, qkv, o, qNorm,
+            kNorm, gateUp, down, router, invFreq;
+    private final Map<Integer, CudaGraph> graphs = new HashMap<>();
+    private final int tableCap;
+    private boolean useGraphs = true;
+    private Buffers buf;
+
+    /**
+     * Uploads the head in {@code head} (which it then owns) with the target's shared tensors from {@code target}
+     * (read during construction only).
+     *
+     * @param prefix the layer's tensor prefix ({@code layers.0.} for EAGLE, {@code model.layers.N.} for MTP)
+     * @param moe    the draft role's MoE kernels (MTP), or null (EAGLE)
+     */
+    public CudaFeatureHead(DraftNetworkKind kind, Checkpoint head, Checkpoint target, String prefix, MoeKernelSource moe,
+                           int ordinal, long kvCacheBytes) {
+        if (kind == DraftNetworkKind.DRAFT_MODEL) {
+            throw new IllegalArgumentException("a draft model runs as a CudaMoeModel, not as a feature head");
+        }
+        if (kind == DraftNetworkKind.MTP) Objects.requireNonNull(moe, "the MTP layer needs the draft role's MoE kernels");
+        this.kind = kind;
+        this.head = head;
+        this.moe = moe;
+        ModelConfig t = target.config(), c = head.config();
+        h = t.hiddenSize();
+        vocab = t.vocabSize();
+        nH = c.numAttentionHeads();
+        nKV = c.numKeyValueHeads();
+        d = c.headDim();
+        qkvWidth = (nH + 2 * nKV) * d;
+        eps = (float) c.rmsNormEps();
+        scale = (float) (1.0 / Math.sqrt(d));
+        inter = kind == DraftNetworkKind.EAGLE ? c.intermediateSize() : 0;
+        experts = kind == DraftNetworkKind.MTP ? c.numExperts() : 0;
+        moeLayer = kind == DraftNetworkKind.MTP ? Integer.parseInt(prefix.split("\\.")[2]) : -1;
+        if (d > DecoderKernels.MAX_HEAD_DIM || d % 2 != 0 || nH % nKV != 0) {
+            throw new IllegalArgumentException(kind + " head " + c.configFile() + ": head_dim " + d + " / heads " + nH + "/" + nKV
+                    + " are not supported by the CUDA attention kernels (even head_dim <= " + DecoderKernels.MAX_HEAD_DIM
+                    + ", heads a multiple of kv heads); run with --device cpu");
+        }
+        ctx = CudaContext.open(ordinal);
+        CudaStream s = null;
+        Cublas b = null;
+        DeviceArrays dw = null;
+        DeviceKvCache kv = null;
+        try {
+            s = CudaStream.create(ctx);
+            b = Cublas.create(ctx, s);
+            k = DecoderKernels.load(ctx);
+            dw = new DeviceArrays(ctx);
+            embed = dw.f32(HostWeights.vector(target, "model.embed_tokens.weight"));
+            lmHead = dw.bf16(HostWeights.vector(target, "lm_head.weight"));
+            float[] combine;
+            if (kind == DraftNetworkKind.EAGLE) {
+                outNorm = dw.f32(HostWeights.vector(target, "model.norm.weight"));
+                combine = HostWeights.matrix(head, "fc.weight");
+                enorm = hnorm = 0;
+                float[] gate = HostWeights.matrix(head, prefix + "mlp.gate_proj.weight");
+                float[] up = HostWeights.matrix(head, prefix + "mlp.up_proj.weight");
+                float[] gu = new float[gate.length + up.length];
+                System.arraycopy(gate, 0, gu, 0, gate.length);
+                System.arraycopy(up, 0, gu, gate.length, up.length);
+                gateUp = dw.bf16(gu);
+                down = dw.bf16(HostWeights.matrix(head, prefix + "mlp.down_proj.weight"));
+                router = 0;
+            } else {
+                outNorm = dw.f32(HostWeights.vector(head, prefix + "shared_head.norm.weight"));
+                combine = HostWeights.matrix(head, prefix + "eh_proj.weight");
+                enorm = dw.f32(HostWeights.vector(head, prefix + "enorm.weight"));
+                hnorm = dw.f32(HostWeights.vector(head, prefix + "hnorm.weight"));
+                gateUp = down = 0;
+                router = dw.f32(HostWeights.matrix(head, prefix + "mlp.gate.weight"));
+            }
+            // [h, 2h] split by columns: the embedding half and the feature half, each one fp32 GEMM
+            combineE = dw.f32(DeviceArrays.columns(combine, h, 2 * h, 0, h));
+            combineF = dw.f32(DeviceArrays.columns(combine, h, 2 * h, h, h));
+            inputNorm = dw.f32(HostWeights.vector(head, prefix + "input_layernorm.weight"));
+            postNorm = dw.f32(HostWeights.vector(head, prefix + "post_attention_layernorm.weight"));
+            float[] q = HostWeights.matrix(head, prefix + "self_attn.q_proj.weight"),
+                    kk = HostWeights.matrix(head, prefix + "self_attn.k_proj.weight"),
+                    v = HostWeights.matrix(head, prefix + "self_attn.v_proj.weight");
+            float[] fused = new float[q.length + kk.length + v.length];
+            System.arraycopy(q, 0, fused, 0, q.length);
+            System.arraycopy(kk, 0, fused, q.length, kk.length);
+            System.arraycopy(v, 0, fused, q.length + kk.length, v.length);
+            qkv = dw.bf16(fused);
+            o = dw.bf16(HostWeights.matrix(head, prefix + "self_attn.o_proj.weight"));
+            boolean qk = head.has(prefix + "self_attn.q_norm.weight");
+            qNorm = qk ? dw.f32(HostWeights.vector(head, prefix + "self_attn.q_norm.weight")) : 0;
+            kNorm = qk ? dw.f32(HostWeights.vector(head, prefix + "self_attn.k_norm.weight")) : 0;
+            invFreq = dw.f32(DenseWeights.invFreq(d, c.ropeTheta()));
+            kv = new DeviceKvCache(ctx, 1, nKV * d, kvCacheBytes);
+        } catch (RuntimeException e) {
+            if (kv != null) kv.close();
+            if (dw != null) dw.close();
+            if (b != null) b.close();
+            ctx.close();
+            moeWeights.close();
+            throw e;
+        }
+        stream = s;
+        blas = b;
+        w = dw;
+        cache = kv;
+        tableCap = kv.blocks() + 1;
+        buf = new Buffers(CudaMoeModel.GRAPH_MAX_ROWS);
+    }
+
+    /** Turns step graphs on (default) or off; off drops the captured ones. */
+    public void useGraphs(boolean on) {
+        if (!on) dropGraphs();
+        useGraphs = on;
+    }
+
+    @Override
+    public DraftNetworkKind kind() {
+        return kind;
+    }
+
+    @Override
+    public int vocabSize() {
+        return vocab;
+    }
+
+    @Override
+    public int hiddenSize() {
+        return h;
+    }
+
+    @Override
+    public int open(int maxEntries) {
+        return cache.open(maxEntries);
+    }
+
+    @Override
+    public void release(int sequence) {
+        cache.release(sequence);
+    }
+
+    @Override
+    public int length(int sequence) {
+        return cache.sequence(sequence).length;
+    }
+
+    @Override
+    public void truncate(int sequence, int length) {
+        var s = cache.sequence(sequence);
+        if (length < 0 || length > s.length) {
+            throw new IllegalArgumentException("cannot truncate " + kind + " sequence " + sequence + " to " + length
+                    + " entries: it holds " + s.length);
+        }
+        s.length = length;
+    }
+
+    @Override
+    public String moeBackend() {
+        return moe == null ? "none (dense head)" : moe.describe();
+    }
+
+    @Override
+    public DraftOutput forward(List<DraftChunk> chunks) {
+        try (LaunchLedger.Scope scope = LaunchLedger.scope(ROLE)) {
+            return forwardInScope(chunks);
+        }
+    }
+
+    private DraftOutput forwardInScope(List<DraftChunk> chunks) {
+        if (chunks.isEmpty()) throw new IllegalArgumentException("a " + kind + " step needs at least one chunk");
+        int m = 0;
+        Set<Integer> seen = new HashSet<>();
+        for (DraftChunk c : chunks) {
+            if (c.features() == null) {
+                throw new IllegalArgumentException(kind + " entries need a target feature per token; got tokens only");
+            }
+            if (!seen.add(c.sequence())) throw new IllegalArgumentException("sequence " + c.sequence() + " appears twice in one step");
+            var s = cache.sequence(c.sequence());
+            int n = c.tokens().length;
+            if (s.length + n > s.capacity) {
+                throw new IllegalArgumentException(kind + " sequence " + c.sequence() + " reserved " + s.capacity + " entries and holds "
+                        + s.length + "; " + n + " more do not fit");
+            }
+            for (int t : c.tokens()) {
+                if (t < 0 || t >= vocab) throw new IllegalArgumentException("token id " + t + " outside the vocabulary [0, " + vocab + ")");
+            }
+            m += n;
+        }
+        int graphRows = graphRows(chunks);
+        boolean graph = graphRows > 0;
+        int rows = graph ? graphRows : m;
+        int nLogits = graph ? rows : chunks.size();
+        ensureRows(rows);
+        upload(chunks, rows, graph);
+        run(rows, nLogits, graph);
+        buf.logits.copyToAsync(buf.hostLogits.asSlice(0, 4L * nLogits * vocab), stream);
+        buf.xBuf.copyToAsync(buf.hostX.asSlice(0, 4L * m * h), stream);
+        stream.synchronize();
+        float[][] logits = new float[chunks.size()][], hidden = new float[chunks.size()][];
+        int row = 0;
+        for (int c = 0; c < chunks.size(); c++) {
+            DraftChunk chunk = chunks.get(c);
+            int n = chunk.tokens().length, last = row + n - 1;
+            logits[c] = new float[vocab];
+            MemorySegment.copy(buf.hostLogits, ValueLayout.JAVA_FLOAT, 4L * (graph ? last : c) * vocab, logits[c], 0, vocab);
+            hidden[c] = new float[h];
+            MemorySegment.copy(buf.hostX, ValueLayout.JAVA_FLOAT, 4L * last * h, hidden[c], 0, h);
+            cache.sequence(chunk.sequence()).length += n;
+            row += n;
+        }
+        return new DraftOutput(logits, hidden);
+    }
+
+    private int graphRows(List<DraftChunk> chunks) {
+        if (!useGraphs || chunks.size() > CudaMoeModel.BUCKETS[CudaMoeModel.BUCKETS.length - 1]) return 0;
+        int t = chunks.getFirst().tokens().length;
+        for (DraftChunk c : chunks) if (c.tokens().length != t) return 0;
+        int rows = CudaMoeModel.bucket(chunks.size()) * t;
+        return rows <= CudaMoeModel.GRAPH_MAX_ROWS ? rows : 0;
+    }
+
+    /**
+     * Stages the step's rows (tokens, positions, block tables, logit rows, features) and queues their upload. Padding
+     * rows of a graph step read token 0 with a zero feature at position 0 of block 0, which no sequence owns.
+     */
+    private void upload(List<DraftChunk> chunks, int rows, boolean graph) {
+        MemorySegment meta = buf.hostMeta, feat = buf.hostFeat;
+        int cap = buf.cap;
+        long tok = 0, pos = cap, table = 2L * cap, lrows = 3L * cap, tables = 4L * cap;
+        int tableUsed = 1, r = 0, c = 0;
+        meta.setAtIndex(ValueLayout.JAVA_INT, tables, 0);
+        for (DraftChunk chunk : chunks) {
+            var s = cache.sequence(chunk.sequence());
+            int tableOffset = tableUsed;
+            for (int b : s.blocks) meta.setAtIndex(ValueLayout.JAVA_INT, tables + tableUsed++, b);
+            int[] ts = chunk.tokens();
+            float[][] fs = chunk.features();
+            for (int j = 0; j < ts.length; j++, r++) {
+                if (fs[j].length != h) {
+                    throw new IllegalArgumentException(kind + " feature of width " + fs[j].length + "; the head takes " + h);
+                }
+                meta.setAtIndex(ValueLayout.JAVA_INT, tok + r, ts[j]);
+                meta.setAtIndex(ValueLayout.JAVA_INT, pos + r, s.length + j);
+                meta.setAtIndex(ValueLayout.JAVA_INT, table + r, tableOffset);
+                MemorySegment.copy(fs[j], 0, feat, ValueLayout.JAVA_FLOAT, 4L * r * h, h);
+            }
+            if (!graph) meta.setAtIndex(ValueLayout.JAVA_INT, lrows + c, r - 1);
+            c++;
+        }
+        for (; r < rows; r++) {
+            meta.setAtIndex(ValueLayout.JAVA_INT, tok + r, 0);
+            meta.setAtIndex(ValueLayout.JAVA_INT, pos + r, 0);
+            meta.setAtIndex(ValueLayout.JAVA_INT, table + r, 0);
+            feat.asSlice(4L * r * h, 4L * h).fill((byte) 0);
+        }
+        if (graph) for (int i = 0; i < rows; i++) meta.setAtIndex(ValueLayout.JAVA_INT, lrows + i, i);
+        buf.meta.copyFromAsync(meta.asSlice(0, 4L * (4L * cap + tableUsed)), stream);
+        buf.feat.copyFromAsync(feat.asSlice(0, 4L * rows * h), stream);
+    }
+
+    /** Queues the step eagerly, or through the row count's graph (captured after its first, eager, step). */
+    private void run(int rows, int nLogits, boolean graph) {
+        if (!graph) {
+            forward(rows, nLogits);
+            return;
+        }
+        CudaGraph g = graphs.get(rows);
+        if (g != null) {
+            g.launch(stream);
+            return;
+        }
+        forward(rows, nLogits); // kernels are created and MoE weights uploaded on first use, which capture forbids
+        try {
+            graphs.put(rows, CudaGraph.capture(stream, () -> forward(rows, nLogits)));
+        } catch (RuntimeException e) {
+            useGraphs = false; // this step ran eagerly already; later ones do too
+            System.err.println("moespec: CUDA graph capture of the " + kind + " head failed, running it without graphs: "
+                    + e.getMessage());
+        }
+    }
+
+    /** The launch sequence of one step of {@code m} rows over the uploaded metadata and features. */
+    private void forward(int m, int nLogits) {
+        long s = stream.handle();
+        Buffers b = buf;
+        k.embed(s, m, b.tokens(), embed, b.e, h);
+        long eIn = b.e, fIn = b.feat.address();
+        if (kind == DraftNetworkKind.MTP) {
+            k.rmsnorm(s, m, b.e, 0, 0, enorm, eps, h, 0, b.eNorm);
+            k.rmsnorm(s, m, b.feat.address(), 0, 0, hnorm, eps, h, 0, b.fNorm);
+            eIn = b.eNorm;
+            fIn = b.fNorm;
+        }
+        blas.gemm(eIn, Cublas.Type.F32, combineE, Cublas.Type.F32, b.x, Cublas.Type.F32, m, h, h, false);
+        blas.gemm(fIn, Cublas.Type.F32, combineF, Cublas.Type.F32, b.x, Cublas.Type.F32, m, h, h, true);
+        k.rmsnorm(s, m, b.x, 0, 0, inputNorm, eps, h, b.a, 0);
+        blas.gemm(b.a, Cublas.Type.BF16, qkv, Cublas.Type.BF16, b.qkv, Cublas.Type.F32, m, qkvWidth, h, false);
+        k.qkvRopeAppend(s, m, b.qkv, qNorm, kNorm, invFreq, b.rowPos(), b.rowTable(), b.tables(), eps, nH, nKV, d, b.q,
+                cache.keys(0), cache.values(0));
+        k.attention(s, m, b.q, cache.keys(0), cache.values(0), b.rowPos(), b.rowTable(), b.tables(), nH, nKV, d, scale, b.attn);
+        blas.gemm(b.attn, Cublas.Type.BF16, o, Cublas.Type.BF16, b.x, Cublas.Type.F32, m, h, nH * d, true);
+        k.rmsnorm(s, m, b.x, 0, 0, postNorm, eps, h, b.a, b.bF32);
+        if (kind == DraftNetworkKind.EAGLE) {
+            blas.gemm(b.a, Cublas.Type.BF16, gateUp, Cublas.Type.BF16, b.gu, Cublas.Type.F32, m, 2 * inter, h, false);
+            k.siluMul(s, m, b.gu, inter, b.act);
+            blas.gemm(b.act, Cublas.Type.BF16, down, Cublas.Type.BF16, b.x, Cublas.Type.F32, m, h, inter, true);
+        } else {
+            blas.gemm(b.bF32, Cublas.Type.F32, router, Cublas.Type.F32, b.router, Cublas.Type.F32, m, experts, h, false);
+            moe(m, s);
+            k.addBf16(s, b.x, b.moeOut, (long) m * h);
+        }
+        // x = o (pre-norm) is the next entry's feature; logits = lm_head(norm(o)) of the requested rows
+        k.rmsnorm(s, nLogits, b.x, 0, b.logitRows(), outNorm, eps, h, b.hn, 0);
+        blas.gemm(b.hn, Cublas.Type.BF16, lmHead, Cublas.Type.BF16, b.logits.address(), Cublas.Type.F32, nLogits, vocab, h, false);
+    }
+
+    /** The MTP layer's MoE block through the draft role's kernel, in slices of at most its {@code maxTokens} rows. */
+    private void moe(int m, long s) {
+        Buffers b = buf;
+        for (int from = 0; from < m; ) {
+            MoeKernel kernel;
+            try {
+                kernel = moe.kernel(0, m - from, spec -> MoeWeightsFactory.build(head, MoeDecoderLayout.Naming.QWEN3_MOE,
+                        moeLayer, spec, moeWeights));
+            } catch (MoeKernelUnavailableException e) {
+                throw new IllegalStateException("MTP MoE layer " + moeLayer + ": " + e.getMessage(), e);
+            }
+            if (kernel.backend().equals(CpuReferenceBackendProvider.NAME)) {
+                throw new IllegalStateException("MTP MoE layer: the draft role's binding chose " + kernel.backend()
+                        + ", which runs on host memory; the GPU head needs a GPU backend (\"moe_backend\":\"triton\" in"
+                        + " --speculative-config), or run with --device cpu");
+            }
+            int rows = Math.min(kernel.layer().maxTokens(), m - from);
+            kernel.forward(Tensor.device(DType.BF16, b.a + 2L * from * h, rows, h),
+                    Tensor.device(DType.F32, b.router + 4L * from * experts, rows, experts),
+                    Tensor.device(DType.BF16, b.moeOut + 2L * from * h, rows, h), s);
+            from += rows;
+        }
+    }
+
+    private void ensureRows(int rows) {
+        if (rows <= buf.cap) return;
+        dropGraphs(); // new buffers move every pointer a graph holds
+        buf.close();
+        buf = new Buffers(Math.max(rows, 2 * buf.cap));
+    }
+
+    private void dropGraphs() {
+        graphs.values().forEach(CudaGraph::close);
+        graphs.clear();
+    }
+
+    /** Activations, row metadata and their pinned host staging for {@code cap} rows. */
+    private final class Buffers implements AutoCloseable {
+        final int cap;
+        final DeviceArrays scratch = new DeviceArrays(ctx);
+        final DeviceBuffer meta, feat, logits, xBuf;
+        final long e, eNorm, fNorm, x, a, bF32, qkv, q, attn, gu, act, router, moeOut, hn;
+        final PinnedHostMemory pinned;
+        final MemorySegment hostMeta, hostFeat, hostLogits, hostX;
+
+        Buffers(int cap) {
+            this.cap = cap;
+            long metaBytes = 4L * (4L * cap + tableCap);
+            meta = DeviceBuffer.alloc(ctx, metaBytes);
+            feat = DeviceBuffer.alloc(ctx, 4L * cap * h);
+            logits = DeviceBuffer.alloc(ctx, 4L * cap * vocab);
+            xBuf = DeviceBuffer.alloc(ctx, 4L * cap * h);
+            e = scratch.zeros(4L * cap * h);
+            eNorm = scratch.zeros(4L * cap * h);
+            fNorm = scratch.zeros(4L * cap * h);
+            x = xBuf.address();
+            a = scratch.zeros(2L * cap * h);
+            bF32 = scratch.zeros(4L * cap * h);
+            qkv = scratch.zeros(4L * cap * qkvWidth);
+            q = scratch.zeros(4L * cap * nH * d);
+            attn = scratch.zeros(2L * cap * nH * d);
+            gu = scratch.zeros(4L * cap * Math.max(1, 2 * inter));
+            act = scratch.zeros(2L * cap * Math.max(1, inter));
+            router = scratch.zeros(4L * cap * Math.max(1, experts));
+            moeOut = scratch.zeros(2L * cap * h);
+            hn = scratch.zeros(2L * cap * h);
+            long featOff = align(metaBytes), logitsOff = align(featOff + 4L * cap * h), xOff = align(logitsOff + 4L * cap * vocab);
+            pinned = PinnedHostMemory.alloc(ctx, xOff + 4L * cap * h);
+            hostMeta = pinned.segment().asSlice(0, metaBytes);
+            hostFeat = pinned.segment().asSlice(featOff, 4L * cap * h);
+            hostLogits = pinned.segment().asSlice(logitsOff, 4L * cap * vocab);
+            hostX = pinned.segment().asSlice(xOff, 4L * cap * h);
+        }
+
+        private static long align(long n) {
+            return (n + 255) / 256 * 256;
+        }
+
+        long tokens() { return meta.address(); }
+        long rowPos() { return meta.address() + 4L * cap; }
+        long rowTable() { return meta.address() + 8L * cap; }
+        long logitRows() { return meta.address() + 12L * cap; }
+        long tables() { return meta.address() + 16L * cap; }
+
+        @Override
+        public void close() {
+            pinned.close();
+            meta.close();
+            feat.close();
+            logits.close();
+            xBuf.close();
+            scratch.close();
+        }
+    }
+
+    @Override
+    public void close() {
+        if (ctx.isClosed()) return;
+        try {
+            stream.synchronize();
+        } finally {
+            dropGraphs();
+            buf.close();
+            cache.close();
+            w.close();
+            blas.close();
+            ctx.close();
+            if (moeWeights.scope().isAlive()) moeWeights.close();
+            head.close();
+        }
+    }
+}

@@ -1,0 +1,144 @@
+package dev.moespec.engine.spec;
+
+import dev.moespec.api.proposer.DraftChunk;
+import dev.moespec.api.proposer.DraftHeads;
+import dev.moespec.api.proposer.DraftNetwork;
+import dev.moespec.api.proposer.DraftNetworkKind;
+import dev.moespec.api.proposer.DraftOutput;
+import dev.moespec.engine.cuda.CudaRunners;
+import dev.moespec.engine.model.ModelRunner;
+import dev.moespec.engine.model.SequenceChunk;
+import dev.moespec.engine.model.StepOutput;
+import dev.moespec.engine.spec.draft.DrafterFactory;
+import dev.moespec.engine.wiring.Engine;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.OptionalInt;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The GPU drafter networks against their CPU twins, fed identical entries (prompt 0 of spec-prompts.jsonl with the
+ * CPU target's features, then three autoregressive entries built from the CPU head's outputs):
+ * <ul>
+ *   <li>EAGLE / MTP heads: BF16 GEMM inputs (projections, MLP, lm_head) and, for MTP, the triton BF16 MoE against
+ *       fp32 on the CPU. As for the target runner ({@code CudaMoeModelGpuTest}) logits may move by up to 0.25; the
+ *       output feature within 2% (relative L2) — BF16 rounds at 2^-9 relative, a layer sums a few such errors.</li>
+ *   <li>Medusa heads: fp32 GEMMs on both sides, so only summation order differs: logits within 2e-3.</li>
+ * </ul>
+ */
+@Tag("gpu")
+class GpuDrafterNetworksTest {
+    private static final float LOGIT_BOUND_BF16 = 0.25f, FEATURE_REL_BOUND = 0.02f, LOGIT_BOUND_FP32 = 2e-3f;
+
+    private static int[] prompt;
+    private static float[][] features;
+
+    @BeforeAll
+    static void targetFeatures() {
+        Assumptions.assumeTrue(CudaRunners.unavailableReason().isEmpty(),
+                () -> "CUDA runner unavailable: " + CudaRunners.unavailableReason().orElse(""));
+        prompt = SpecPrompts.load(1).getFirst();
+        try (Engine engine = SpecPrompts.engine(null, 0); ModelRunner target = engine.target().openRunner(SpecPrompts.KV)) {
+            int seq = target.open(prompt.length);
+            StepOutput out = target.step(List.of(SequenceChunk.last(seq, prompt)));
+            features = new float[prompt.length][];
+            for (int r = 0; r < prompt.length; r++) features[r] = out.feature(0, r);
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"eagle, EAGLE, ", "mtp, MTP, triton"})
+    void featureHeadMatchesTheCpuHead(String method, DraftNetworkKind kind, String draftBackend) {
+        try (Engine cpuEngine = SpecPrompts.engine(method, 3);
+             Engine gpuEngine = SpecPrompts.gpuEngine(method, 3, "flashinfer_trtllm", draftBackend);
+             DraftNetwork cpu = cpuFactory(cpuEngine).network(kind);
+             DraftNetwork gpu = gpuFactory(gpuEngine).network(kind)) {
+            int n = prompt.length, cs = cpu.open(n + 8), gs = gpu.open(n + 8);
+            // real entries (x_{p+1}, h_p), p = 0..n-2, in one chunk; then three speculative ones
+            DraftChunk first = new DraftChunk(0, Arrays.copyOfRange(prompt, 1, n), Arrays.copyOfRange(features, 0, n - 1));
+            DraftOutput c = cpu.forward(List.of(new DraftChunk(cs, first.tokens(), first.features())));
+            DraftOutput g = gpu.forward(List.of(new DraftChunk(gs, first.tokens(), first.features())));
+            for (int step = 0; ; step++) {
+                compare(method + " step " + step, c, g);
+                if (step == 3) break;
+                int d = argmax(c.lastLogits()[0]);
+                float[][] f = {c.lastHidden()[0]};
+                c = cpu.forward(List.of(new DraftChunk(cs, new int[] {d}, f)));
+                g = gpu.forward(List.of(new DraftChunk(gs, new int[] {d}, f)));
+            }
+            assertEquals(cpu.length(cs), gpu.length(gs), "entries cached");
+            // rollback: drop the speculative entries and replay one; the GPU cache must give the same output again
+            cpu.truncate(cs, n - 1);
+            gpu.truncate(gs, n - 1);
+            int d = argmax(c.lastLogits()[0]);
+            float[][] f = {features[n - 1]};
+            compare(method + " after rollback", cpu.forward(List.of(new DraftChunk(cs, new int[] {d}, f))),
+                    gpu.forward(List.of(new DraftChunk(gs, new int[] {d}, f))));
+        }
+    }
+
+    @Test
+    void medusaHeadsMatchTheCpuHeads() {
+        try (Engine cpuEngine = SpecPrompts.engine("medusa", 3);
+             Engine gpuEngine = SpecPrompts.gpuEngine("medusa", 3, "flashinfer_trtllm", null);
+             DraftHeads cpu = cpuFactory(cpuEngine).heads();
+             DraftHeads gpu = gpuFactory(gpuEngine).heads()) {
+            assertEquals(cpu.numHeads(), gpu.numHeads());
+            for (int r : new int[] {0, 17, 64, prompt.length - 1}) {
+                float[][] c = cpu.logits(features[r]), g = gpu.logits(features[r]);
+                for (int head = 0; head < c.length; head++) {
+                    float diff = maxAbsDiff(c[head], g[head]);
+                    assertTrue(diff <= LOGIT_BOUND_FP32, "medusa head " + head + " at position " + r + ": logits differ by " + diff);
+                }
+            }
+        }
+    }
+
+    private static void compare(String what, DraftOutput cpu, DraftOutput gpu) {
+        float diff = maxAbsDiff(cpu.lastLogits()[0], gpu.lastLogits()[0]);
+        double rel = relL2(cpu.lastHidden()[0], gpu.lastHidden()[0]);
+        System.out.printf("%s: max |logit diff| %.4f, feature rel L2 %.5f%n", what, diff, rel);
+        assertTrue(diff <= LOGIT_BOUND_BF16, what + ": logits differ by " + diff);
+        assertTrue(rel <= FEATURE_REL_BOUND, what + ": output feature differs by " + rel + " (relative L2)");
+    }
+
+    private static DrafterFactory cpuFactory(Engine e) {
+        return new DrafterFactory(e.target().config(), e.draft().orElseThrow(), SpecPrompts.KV);
+    }
+
+    private static DrafterFactory gpuFactory(Engine e) {
+        return new DrafterFactory(e.target().config(), e.draft().orElseThrow(), SpecPrompts.KV,
+                OptionalInt.of(e.device().ordinal()));
+    }
+
+    private static float maxAbsDiff(float[] a, float[] b) {
+        assertEquals(a.length, b.length);
+        float m = 0;
+        for (int i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+        return m;
+    }
+
+    private static double relL2(float[] a, float[] b) {
+        double num = 0, den = 0;
+        for (int i = 0; i < a.length; i++) {
+            num += (a[i] - b[i]) * (double) (a[i] - b[i]);
+            den += a[i] * (double) a[i];
+        }
+        return Math.sqrt(num / den);
+    }
+
+    private static int argmax(float[] v) {
+        int best = 0;
+        for (int i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
+        return best;
+    }
+}
