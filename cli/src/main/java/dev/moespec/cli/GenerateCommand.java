@@ -92,6 +92,12 @@ final class GenerateCommand implements Callable<Integer> {
             description = "Also write the run's metrics (tokens/s, acceptance, per-position acceptance, backends) as JSON.")
     Path metricsJson;
 
+    @Option(names = "--batch-invariant",
+            description = "GPU: run every GEMM and MoE call on fixed 64-row slices, so a row's logits do not depend on how many"
+                    + " rows share its step (greedy speculative output then equals plain greedy output bit for bit; like vLLM's"
+                    + " VLLM_BATCH_INVARIANT). Also MOESPEC_BATCH_INVARIANT=1.")
+    boolean batchInvariant;
+
     @Option(names = "--kv-cache-memory", paramLabel = "BYTES", defaultValue = "268435456",
             description = "KV-cache memory budget in bytes (default: ${DEFAULT-VALUE} = 256 MiB).")
     long kvCacheMemory;
@@ -103,6 +109,7 @@ final class GenerateCommand implements Callable<Integer> {
         if (!where.equals("auto") && !where.equals("cpu") && !where.equals("cuda")) {
             throw new UserInputException("unknown --device '" + device + "'; valid values: auto, cpu, cuda");
         }
+        if (batchInvariant) System.setProperty(CudaRunners.BATCH_INVARIANT_PROPERTY, "true");
         SamplingParams params = new SamplingParams(temperature, topK, topP,
                 seed == null ? OptionalLong.empty() : OptionalLong.of(seed), maxTokens, ignoreEos);
         Path dir = model != null ? model : BundledModels.demoTarget();

@@ -52,6 +52,14 @@ import java.util.Set;
  * (sequences, t) buckets of equal rows share one graph. Padding rows read token 0 at position 0 from block 0 of
  * the KV cache, which no sequence owns.
  *
+ * <p><b>Batch invariance.</b> Kernels pick their tiling, split and even their phase by row count (cuBLAS per shape,
+ * the MoE backends' decode/prefill paths and split-K factors), so by default a row's logits depend in their last
+ * bits on how many rows share its step, and a near-tie can then resolve differently in a plain decode step and in a
+ * speculative verification pass. With {@link #batchInvariant(boolean)} on (as vLLM's {@code VLLM_BATCH_INVARIANT}),
+ * every step is padded to a multiple of {@link #INVARIANT_ROWS} rows and every dense GEMM and MoE call runs on
+ * slices of exactly that many rows: each row then meets the same kernels whatever the batch, so greedy speculative
+ * output equals plain greedy output bit for bit. It costs the padding (prefill runs the MoE's decode-phase kernels).
+ *
  * <p><b>Launch counts.</b> Every step, and the kernel creation at load, runs inside
  * {@link LaunchLedger#scope}{@code (role)}, so the kernels of the target and of a draft model are counted apart.
  *
@@ -62,6 +70,8 @@ public final class CudaMoeModel implements ModelRunner {
     static final int[] BUCKETS = {1, 2, 4, 8, 16, 32, 64};
     /** Most rows a graph step takes: the MoE stays in its decode phase, whose kernels are capture-safe. */
     static final int GRAPH_MAX_ROWS = Phase.DECODE_MAX_TOKENS;
+    /** The fixed row count of every GEMM and MoE call in batch-invariant mode: the MoE's decode phase, whole. */
+    public static final int INVARIANT_ROWS = Phase.DECODE_MAX_TOKENS;
     private static final int ALIGN = 256;
 
     private final Checkpoint checkpoint;
@@ -82,6 +92,7 @@ public final class CudaMoeModel implements ModelRunner {
     private final Map<Integer, Captured> graphs = new HashMap<>();
     private final int tableCap;
     private boolean useGraphs = true;
+    private boolean batchInvariant;
     private String graphFailure; // why capture failed, null while it has not
     private StepProfiler profiler; // null unless profiling
     private StepTimer timer;       // null unless timing decode steps
@@ -181,6 +192,17 @@ public final class CudaMoeModel implements ModelRunner {
     public void useGraphs(boolean on) {
         if (!on) dropGraphs();
         useGraphs = on;
+    }
+
+    /** Turns batch-invariant mode on or off (default off; see the class comment). Drops captured graphs. */
+    public void batchInvariant(boolean on) {
+        dropGraphs();
+        batchInvariant = on;
+    }
+
+    /** Whether every row meets the same kernels whatever its step's size (see the class comment). */
+    public boolean batchInvariantOn() {
+        return batchInvariant;
     }
 
     /**
@@ -295,13 +317,14 @@ public final class CudaMoeModel implements ModelRunner {
         int m = validate(chunks);
         int graphRows = graphRows(chunks);
         boolean graph = graphRows > 0;
-        int rows = graph ? graphRows : m;
+        int rows = invariantRows(graph ? graphRows : m);
+        boolean everyRow = graph || batchInvariant; // logits for every row, not just the requested ones
         int nLogits = 0;
         for (SequenceChunk c : chunks) nLogits += c.allLogits() ? c.tokens().length : 1;
         ensureRows(rows);
-        int[] logitRows = new int[graph ? rows : nLogits];
+        int[] logitRows = new int[everyRow ? rows : nLogits];
         fillMetadata(chunks, m, rows, logitRows, null);
-        int nOut = graph ? rows : nLogits;
+        int nOut = everyRow ? rows : nLogits;
         run(rows, nOut, graph);
         // logits of the requested rows, features of every real row
         buf.logits.copyToAsync(buf.hostLogits.asSlice(0, 4L * nOut * vocab), stream);
@@ -316,8 +339,8 @@ public final class CudaMoeModel implements ModelRunner {
             features[c] = new float[n * h];
             MemorySegment.copy(buf.hostX, ValueLayout.JAVA_FLOAT, 4L * row * h, features[c], 0, n * h);
             logits[c] = new float[count * vocab];
-            // a graph step has logits for every row; an eager one only for the requested rows, packed
-            int from = graph ? row + n - count : out;
+            // a graph or batch-invariant step has logits for every row; an eager one only for the requested rows, packed
+            int from = everyRow ? row + n - count : out;
             MemorySegment.copy(buf.hostLogits, ValueLayout.JAVA_FLOAT, 4L * from * vocab, logits[c], 0, count * vocab);
             row += n;
             out += count;
@@ -351,7 +374,7 @@ public final class CudaMoeModel implements ModelRunner {
                     + "; split the batch");
         }
         long entered = System.nanoTime();
-        int rows = useGraphs ? bucket(m) : m;
+        int rows = invariantRows(useGraphs ? bucket(m) : m);
         ensureRows(rows);
         int[] logitRows = new int[rows];
         if (timer != null) timer.start();
@@ -366,6 +389,11 @@ public final class CudaMoeModel implements ModelRunner {
         MemorySegment.copy(buf.hostSampled, ValueLayout.JAVA_INT, 0, out, 0, m);
         for (int s : sequences) cache.sequence(s).length += 1;
         return out;
+    }
+
+    /** {@code rows} rounded up to whole {@link #INVARIANT_ROWS} slices in batch-invariant mode, else as is. */
+    private int invariantRows(int rows) {
+        return batchInvariant ? (rows + INVARIANT_ROWS - 1) / INVARIANT_ROWS * INVARIANT_ROWS : rows;
     }
 
     /** The smallest of {@link #BUCKETS} that holds {@code m} sequences (rows of a decode step). */
@@ -486,18 +514,18 @@ public final class CudaMoeModel implements ModelRunner {
             DenseWeights.Layer lw = w.layers[l];
             k.rmsnorm(s, m, b.x.address(), l == 0 ? 0 : b.moeOut(), 0, lw.inputNorm(), eps, h, b.a(), 0);
             mark(StepRegion.OTHER);
-            blas.gemm(b.a(), Cublas.Type.BF16, lw.qkv(), Cublas.Type.BF16, b.qkv(), Cublas.Type.F32, m, qkvWidth, h, false);
+            gemm(b.a(), Cublas.Type.BF16, lw.qkv(), Cublas.Type.BF16, b.qkv(), Cublas.Type.F32, m, qkvWidth, h, false);
             mark(StepRegion.DENSE_GEMM);
             k.qkvRopeAppend(s, m, b.qkv(), lw.qNorm(), lw.kNorm(), w.invFreq, b.rowPos(), b.rowTable(), b.tables(), eps, nH, nKV, d,
                     b.q(), cache.keys(l), cache.values(l));
             k.attention(s, m, b.q(), cache.keys(l), cache.values(l), b.rowPos(), b.rowTable(), b.tables(), nH, nKV, d, scale, b.attn());
             mark(StepRegion.ATTENTION);
             // O projection accumulated straight into the residual stream
-            blas.gemm(b.attn(), Cublas.Type.BF16, lw.o(), Cublas.Type.BF16, b.x.address(), Cublas.Type.F32, m, h, nH * d, true);
+            gemm(b.attn(), Cublas.Type.BF16, lw.o(), Cublas.Type.BF16, b.x.address(), Cublas.Type.F32, m, h, nH * d, true);
             mark(StepRegion.DENSE_GEMM);
             k.rmsnorm(s, m, b.x.address(), 0, 0, lw.postNorm(), eps, h, b.a(), b.bF32());
             mark(StepRegion.OTHER);
-            blas.gemm(b.bF32(), Cublas.Type.F32, lw.router(), Cublas.Type.F32, b.router(), Cublas.Type.F32, m, experts, h, false);
+            gemm(b.bF32(), Cublas.Type.F32, lw.router(), Cublas.Type.F32, b.router(), Cublas.Type.F32, m, experts, h, false);
             mark(StepRegion.DENSE_GEMM);
             moe(l, m, s);
             mark(StepRegion.MOE);
@@ -505,20 +533,39 @@ public final class CudaMoeModel implements ModelRunner {
         k.addBf16(s, b.x.address(), b.moeOut(), (long) m * h);
         k.rmsnorm(s, nLogits, b.x.address(), 0, b.logitRows(), w.finalNorm, eps, h, b.hn(), 0);
         mark(StepRegion.OTHER);
-        blas.gemm(b.hn(), Cublas.Type.BF16, w.lmHead, Cublas.Type.BF16, b.logits.address(), Cublas.Type.F32, nLogits, vocab, h, false);
+        gemm(b.hn(), Cublas.Type.BF16, w.lmHead, Cublas.Type.BF16, b.logits.address(), Cublas.Type.F32, nLogits, vocab, h, false);
         mark(StepRegion.DENSE_GEMM);
         k.sample(s, nLogits, b.logits.address(), vocab, b.params(), b.topK(), b.sampled.address());
         mark(StepRegion.SAMPLING);
         if (profiler != null) lastMarks = profiler.marks();
     }
 
-    /** The MoE block through the role's kernel, in slices of at most the layer's {@code maxTokens} rows. */
+    /**
+     * Row-major {@code C[m,n] (+)= A[m,k]·B[n,k]ᵀ} through cuBLAS: one call, or in batch-invariant mode one call per
+     * {@link #INVARIANT_ROWS}-row slice (m is a multiple of it then), so every row meets the same cuBLAS kernel.
+     */
+    private void gemm(long a, Cublas.Type aType, long b, Cublas.Type bType, long c, Cublas.Type cType, int m, int n, int k,
+                      boolean accumulate) {
+        if (!batchInvariant) {
+            blas.gemm(a, aType, b, bType, c, cType, m, n, k, accumulate);
+            return;
+        }
+        for (int from = 0; from < m; from += INVARIANT_ROWS) {
+            blas.gemm(a + (long) from * k * aType.bytes(), aType, b, bType, c + (long) from * n * cType.bytes(), cType,
+                    INVARIANT_ROWS, n, k, accumulate);
+        }
+    }
+
+    /**
+     * The MoE block through the role's kernel, in slices of at most the layer's {@code maxTokens} rows (exactly
+     * {@link #INVARIANT_ROWS} in batch-invariant mode).
+     */
     private void moe(int l, int m, long s) {
         Buffers b = buf;
         for (int from = 0; from < m; ) {
-            MoeKernel kernel = moeKernel(l, m - from);
+            MoeKernel kernel = moeKernel(l, batchInvariant ? INVARIANT_ROWS : m - from);
             MoeLayerSpec spec = kernel.layer();
-            int rows = Math.min(spec.maxTokens(), m - from);
+            int rows = Math.min(batchInvariant ? INVARIANT_ROWS : spec.maxTokens(), m - from);
             kernel.forward(Tensor.device(DType.BF16, b.a() + 2L * from * h, rows, h),
                     Tensor.device(DType.F32, b.router() + 4L * from * experts, rows, experts),
                     Tensor.device(DType.BF16, b.moeOut() + 2L * from * h, rows, h), s);

@@ -30,6 +30,21 @@ public final class CudaRunners {
         return Optional.empty();
     }
 
+    /** The system property that turns {@link CudaMoeModel#batchInvariant batch-invariant mode} on for every runner. */
+    public static final String BATCH_INVARIANT_PROPERTY = "moespec.batch_invariant";
+    /** The environment variable that does the same (as vLLM's {@code VLLM_BATCH_INVARIANT}). */
+    public static final String BATCH_INVARIANT_ENV = "MOESPEC_BATCH_INVARIANT";
+
+    /**
+     * Whether runners open in batch-invariant mode: {@code -Dmoespec.batch_invariant=true} or
+     * {@code MOESPEC_BATCH_INVARIANT=1} (the property wins when both are set).
+     */
+    public static boolean batchInvariantRequested() {
+        String p = System.getProperty(BATCH_INVARIANT_PROPERTY);
+        String v = p != null ? p : System.getenv(BATCH_INVARIANT_ENV);
+        return v != null && (v.equalsIgnoreCase("true") || v.equals("1"));
+    }
+
     /**
      * Loads {@code role}'s checkpoint onto device {@code ordinal}, its MoE layers on the role's own kernels; its
      * launches are counted under the role's label ({@code target}, {@code draft}).
@@ -45,7 +60,9 @@ public final class CudaRunners {
         ModelConfig model = role.config().model();
         Checkpoint checkpoint = Checkpoint.open(model.path(), CheckpointLayout.of(model));
         try {
-            return new CudaMoeModel(checkpoint, k, ordinal, kvCacheBytes, role.role().label());
+            CudaMoeModel runner = new CudaMoeModel(checkpoint, k, ordinal, kvCacheBytes, role.role().label());
+            runner.batchInvariant(batchInvariantRequested());
+            return runner;
         } catch (RuntimeException e) {
             checkpoint.close();
             throw e;

@@ -1,5 +1,6 @@
 package dev.moespec.engine.spec;
 
+import dev.moespec.engine.cuda.CudaMoeModel;
 import dev.moespec.engine.cuda.CudaRunners;
 import dev.moespec.engine.sampling.SamplingParams;
 import dev.moespec.engine.wiring.Engine;
@@ -29,7 +30,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * On the GPU, every role there: greedy speculative output equals plain greedy output token for token for every
+ * On the GPU, every role there, in batch-invariant mode ({@link CudaRunners#BATCH_INVARIANT_PROPERTY}: every GEMM and
+ * MoE call on fixed 64-row slices, so a row's logits do not depend on how many rows share its step — without it a
+ * verification pass of k+1 rows per sequence and a plain decode step of 1 meet different kernel tilings, and a
+ * near-tie of the target's own logits can resolve differently): greedy speculative output equals plain greedy output token for token for every
  * proposer × k ∈ {1..4} (medusa ≤ 3) on all 64 prompts of spec-prompts.jsonl × 128 new tokens, in batches of 8
  * (the bench's batch; verification then stays in the MoE's decode phase and on CUDA graphs). The reference is plain
  * greedy decoding on the GPU in the same batches. Then the mean accepted tokens per step of each method × k are
@@ -50,15 +54,18 @@ class GpuGreedySpeculativeEquivalenceTest {
     static void plainGreedy() {
         Assumptions.assumeTrue(CudaRunners.unavailableReason().isEmpty(),
                 () -> "CUDA runner unavailable: " + CudaRunners.unavailableReason().orElse(""));
+        System.setProperty(CudaRunners.BATCH_INVARIANT_PROPERTY, "true");
         prompts = SpecPrompts.load(PROMPTS);
         try (Engine engine = SpecPrompts.gpuEngine(null, 0, "auto", null);
              SpecDecodeSession session = SpecDecodeSession.open(engine, SpecPrompts.KV)) {
+            assertTrue(((CudaMoeModel) session.target()).batchInvariantOn(), "the target runner is batch-invariant");
             plain = run(session).tokens;
         }
     }
 
     @AfterAll
     static void report() {
+        System.clearProperty(CudaRunners.BATCH_INVARIANT_PROPERTY);
         measured.forEach((key, m) -> System.out.printf("GPU %s: mean accepted %.3f, passes %d, %.1f tokens/s (batch %d)%n",
                 key, m.meanAcceptedPerStep(), m.targetPasses(), m.tokensPerSecond(), BATCH));
     }
