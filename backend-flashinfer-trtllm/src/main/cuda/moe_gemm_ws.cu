@@ -14,15 +14,18 @@
 // moe_gemm_common.cuh (16 m blocks fastest), so CTAs running together still share weight tiles in L2; the tile
 // count comes from the device-side alignment (meta[0]), the grid from the host.
 //
-// fp8_block_128 (B tile 128 rows, 6 stages of 33 KiB): each 128-K block goes into a scratch accumulator
-// (4 x m64n128k32, scale-d = 0 on the first), wait_group 0, then it is promoted into the fp32 result with
-// (activation scale x weight block scale) per 128-K group, as DeepGEMM does; the other warpgroup's MMAs fill the
-// tensor cores meanwhile. GEMM 1 covers 128 intermediate columns in two passes of 64 gate + 64 up rows (SwiGLU in
-// registers, the e4m3 re-quantisation of the intermediate in the epilogue) exactly as round 2 did.
-// fp8_per_tensor (B tile 256 rows, 4 stages of 48 KiB): 128 x 256 tiles (m64n256k32), no promotion, so the
-// accumulators chain across K blocks and wait_group 1 keeps the last block's MMAs in flight while the next
-// block's are issued; a stage is released one block later. GEMM 1 covers 128 intermediate columns
-// (128 gate + 128 up rows) in one pass.
+// Tiles are 128 x 256 (B: 256 rows), 4 stages of 48 KiB (+ 1 KiB of scales for block-128): per 128-K block a stage
+// carries 2 M MACs per warpgroup for 48 KiB, a third less shared-memory / L2 traffic per MAC than 128 x 128 tiles.
+// fp8_per_tensor: one m64n256k32 accumulator per warpgroup, no promotion, so the MMAs chain across K blocks and
+// wait_group 1 keeps the last block's MMAs in flight while the next block's are issued; a stage is released one
+// block later.
+// fp8_block_128: the 256 B rows are two halves of 128, each a 128 x 128 block of the weight scales (GEMM 2) or the
+// gate/up rows of 64 intermediate columns (GEMM 1, 128 columns per tile = one activation group). Each half of
+// each 128-K block goes into a scratch accumulator (4 x m64n128k32, scale-d = 0 on the first), wait_group 0, then
+// is promoted into its fp32 half with (activation scale x weight block scale), as DeepGEMM does; the other
+// warpgroup's MMAs fill the tensor cores meanwhile (3 x 64 accumulator registers: two halves + scratch).
+// GEMM 1: B rows interleave gate and up rows by 8 so SwiGLU happens in registers; the e4m3 re-quantisation of
+// the intermediate (block-128) stays in the epilogue, as in round 2.
 //
 // Same arguments, the same shared-memory layout per stage ([A 128 rows][B rows][scales], 128-byte rows
 // XOR-swizzled by row % 8 = wgmma's 128B swizzle) and the same epilogues as fi_gemm{1,2}_*_wg.
@@ -38,13 +41,13 @@ constexpr int kProducers = 128;  // warpgroup 2
 
 template <bool BLOCK>
 struct Cfg {
-    static constexpr int kBN = BLOCK ? 128 : 256;  // B rows per stage
-    static constexpr int kAcc = kBN / 2;           // fp32 accumulators per consumer thread
+    static constexpr int kBN = 256;                // B rows per stage
+    static constexpr int kAcc = kBN / 2;           // fp32 accumulators per consumer thread (block: 2 halves of 64)
     static constexpr int kATile = kBM * kBK;
     static constexpr int kBTile = kBN * kBK;
     static constexpr int kScaleOffset = kATile + kBTile;  // BLOCK: activation scales [128], 2 weight scales
     static constexpr int kStageBytes = kATile + kBTile + (BLOCK ? 1024 : 0);
-    static constexpr int kStages = BLOCK ? 6 : 4;
+    static constexpr int kStages = 4;
     static constexpr int kSmemBytes = kStages * kStageBytes + 1024;  // + slack to align the base to 1024
     static_assert(kStageBytes % 1024 == 0, "stages must keep the 1024-byte swizzle alignment");
     static_assert(kSmemBytes + 1024 <= 227 * 1024, "dynamic + static shared memory must fit the opt-in limit");
@@ -162,9 +165,13 @@ __device__ __forceinline__ void produce(const Ring<BLOCK>& ring, int it, int kt,
     cp_async_arrive_noinc(ring.full_bar(it));
 }
 
-// Consumer main loop over nk K blocks: acc (this thread's part of its warpgroup's 64 x kBN tile) += A . B^T,
-// promoted per 128-K block when BLOCK. r_lo: the tile row of fragment rows i < 2.
-template <bool BLOCK>
+// Consumer main loop over nk K blocks: acc (this thread's part of its warpgroup's 64 x 256 tile) += A . B^T.
+// r_lo: the tile row of fragment rows i < 2. Per-tensor: one m64n256 accumulator chained over K (wait_group 1).
+// Block-128: the 256 B rows are two halves of 128 (acc[0..63] | acc[64..127]); each half of each 128-K block is
+// accumulated by 4 x m64n128k32 into a scratch accumulator, then promoted with (activation scale x weight block
+// scale). GATED (GEMM 1): even n8 groups are gate rows (weight scale 0), odd up rows (scale 1), in both halves;
+// else (GEMM 2) half h has weight scale h (its own 128-row weight block).
+template <bool BLOCK, bool GATED>
 __device__ __forceinline__ void consume(const Ring<BLOCK>& ring, int& it, int nk, int r_lo, float (&acc)[Cfg<BLOCK>::kAcc]) {
     using C = Cfg<BLOCK>;
     using namespace moespec_fi::wg;
@@ -176,26 +183,32 @@ __device__ __forceinline__ void consume(const Ring<BLOCK>& ring, int& it, int nk
             fence_proxy_async();
             const uint8_t* stage = ring.stage(it);
             const uint32_t sa = smem_u32(stage) + wgi * (C::kATile / 2), sb = smem_u32(stage) + C::kATile;
-#pragma unroll
-            for (int r = 0; r < 64; ++r) fence_operand(part[r]);
-            wgmma_arrive();
-#pragma unroll
-            for (int ks = 0; ks < kBK / 32; ++ks) mma_m64n128k32(part, desc(sa + ks * 32), desc(sb + ks * 32), ks);
-            wgmma_commit_wait();
-#pragma unroll
-            for (int r = 0; r < 64; ++r) fence_operand(part[r]);
             const float* sc = reinterpret_cast<const float*>(stage + C::kScaleOffset);
-            const float a_lo = sc[r_lo], a_hi = sc[r_lo + 8], w0 = sc[kBM], w1 = sc[kBM + 1];
-            __syncwarp();
-            if (lane == 0) mbar_arrive(ring.empty_bar(it));  // this warp is done with the stage
+            const float a_lo = sc[r_lo], a_hi = sc[r_lo + 8], s0 = sc[kBM], s1 = sc[kBM + 1];
 #pragma unroll
-            for (int j = 0; j < 16; ++j) {
-                // GEMM 1: even n8 groups are gate rows (scale w0), odd are up rows (w1); GEMM 2: w0 == w1
-                const float w = (j & 1) ? w1 : w0;
-                acc[4 * j + 0] += part[4 * j + 0] * (a_lo * w);
-                acc[4 * j + 1] += part[4 * j + 1] * (a_lo * w);
-                acc[4 * j + 2] += part[4 * j + 2] * (a_hi * w);
-                acc[4 * j + 3] += part[4 * j + 3] * (a_hi * w);
+            for (int half = 0; half < 2; ++half) {
+#pragma unroll
+                for (int r = 0; r < 64; ++r) fence_operand(part[r]);
+                wgmma_arrive();
+#pragma unroll
+                for (int ks = 0; ks < kBK / 32; ++ks)
+                    mma_m64n128k32(part, desc(sa + ks * 32), desc(sb + half * (C::kBTile / 2) + ks * 32), ks);
+                wgmma_commit_wait();
+#pragma unroll
+                for (int r = 0; r < 64; ++r) fence_operand(part[r]);
+                if (half == 1) {
+                    __syncwarp();
+                    if (lane == 0) mbar_arrive(ring.empty_bar(it));  // this warp is done with the stage
+                }
+#pragma unroll
+                for (int j = 0; j < 16; ++j) {
+                    const float w = GATED ? ((j & 1) ? s1 : s0) : (half ? s1 : s0);
+                    float* d = acc + 64 * half + 4 * j;
+                    d[0] += part[4 * j + 0] * (a_lo * w);
+                    d[1] += part[4 * j + 1] * (a_lo * w);
+                    d[2] += part[4 * j + 2] * (a_hi * w);
+                    d[3] += part[4 * j + 3] * (a_hi * w);
+                }
             }
         }
     } else {
@@ -262,8 +275,6 @@ __device__ __forceinline__ void fi_gemm1_ws_impl(const uint8_t* __restrict__ a, 
     using namespace moespec_fi;
     using namespace moespec_fi::ws;
     using C = Cfg<BLOCK>;
-    constexpr int kPasses = BLOCK ? 2 : 1;   // 64 or 128 intermediate columns per pass
-    constexpr int kPassCols = 128 / kPasses;
     extern __shared__ __align__(1024) uint8_t ws_smem[];
     __shared__ __align__(8) uint64_t full_bar[C::kStages], empty_bar[C::kStages];
     __shared__ float warp_amax[kConsumers / 32];
@@ -297,16 +308,14 @@ __device__ __forceinline__ void fi_gemm1_ws_impl(const uint8_t* __restrict__ a, 
                 const int nbr = 2 * I / 128;
                 ws_src = w_scale + ((int64_t)expert * nbr + (pt == 1 ? I + i0 : i0) / 128) * kgroups;
             }
-#pragma unroll 1
-            for (int p = 0; p < kPasses; ++p) {
-                // B-tile row j = r0 + 16 i: columns in groups of 8, gate rows (j/8 even) and up rows interleaved
-                const int col0 = i0 + kPassCols * p + r0 % 8;
-                const bool up = (r0 / 8) & 1;
-                const uint8_t* b_row = w + ((int64_t)expert * 2 * I + (up ? I : 0) + col0) * H;
-                const int b_valid = col0 < I ? (I - col0 + 7) / 8 : 0;
-                for (int kt = 0; kt < kgroups; ++kt, ++it)
-                    produce<BLOCK>(ring, it, kt, H, pt, a, a_row, b_row, (int64_t)8 * H, b_valid, as_src, ws_src, a);
-            }
+            // B-tile row j = r0 + 16 i: columns in groups of 8, gate rows (j/8 even) and up rows interleaved;
+            // rows 0-127 are columns i0 + [0, 64), rows 128-255 columns i0 + [64, 128)
+            const int col0 = i0 + r0 % 8;
+            const bool up = (r0 / 8) & 1;
+            const uint8_t* b_row = w + ((int64_t)expert * 2 * I + (up ? I : 0) + col0) * H;
+            const int b_valid = col0 < I ? (I - col0 + 7) / 8 : 0;
+            for (int kt = 0; kt < kgroups; ++kt, ++it)
+                produce<BLOCK>(ring, it, kt, H, pt, a, a_row, b_row, (int64_t)8 * H, b_valid, as_src, ws_src, a);
         }
         cp_async_wait<0>();
         return;
@@ -323,18 +332,17 @@ __device__ __forceinline__ void fi_gemm1_ws_impl(const uint8_t* __restrict__ a, 
         const int expert = block_expert[m_blk];
         const int m0 = m_blk * kBM, i0 = n_blk * 128;
         if constexpr (BLOCK) {
-            float h[2][32];  // SwiGLU of pass p: h[p][4*j2 + i], column 8*j2 + 2*(lane%4) + i%2 of the pass's 64
+            float acc[128];
 #pragma unroll
-            for (int p = 0; p < 2; ++p) {
-                float acc[64];
+            for (int r = 0; r < 128; ++r) acc[r] = 0.f;
+            consume<BLOCK, true>(ring, it, kgroups, r_lo, acc);
+            float h[2][32];  // SwiGLU of half p: h[p][4*j2 + i], column 8*j2 + 2*(lane%4) + i%2 of the half's 64
 #pragma unroll
-                for (int r = 0; r < 64; ++r) acc[r] = 0.f;
-                consume<BLOCK>(ring, it, kgroups, r_lo, acc);
+            for (int p = 0; p < 2; ++p)
 #pragma unroll
                 for (int j2 = 0; j2 < 8; ++j2)
 #pragma unroll
-                    for (int i = 0; i < 4; ++i) h[p][4 * j2 + i] = silu(acc[8 * j2 + i]) * acc[8 * j2 + 4 + i];
-            }
+                    for (int i = 0; i < 4; ++i) h[p][4 * j2 + i] = silu(acc[64 * p + 8 * j2 + i]) * acc[64 * p + 8 * j2 + 4 + i];
             uint8_t* inter_q = static_cast<uint8_t*>(inter);
             const int groups = I / 128;
 #pragma unroll
@@ -365,7 +373,7 @@ __device__ __forceinline__ void fi_gemm1_ws_impl(const uint8_t* __restrict__ a, 
             float acc[128];
 #pragma unroll
             for (int r = 0; r < 128; ++r) acc[r] = 0.f;
-            consume<BLOCK>(ring, it, kgroups, r_lo, acc);
+            consume<BLOCK, true>(ring, it, kgroups, r_lo, acc);
             const float ts = a_scale[0] * w_scale[expert];
             float* inter_f = static_cast<float*>(inter);
 #pragma unroll
@@ -446,7 +454,9 @@ __device__ __forceinline__ void fi_gemm2_ws_impl(const uint8_t* __restrict__ a, 
             const float* ws_src = nullptr;
             if constexpr (BLOCK) {
                 if (sorted_rows[m0 + pt] >= 0) as_src = a_scale + (int64_t)(m0 + pt) * kgroups;
-                ws_src = w_scale + ((int64_t)expert * (H / 128) + n0 / 128) * kgroups;
+                // pt 0: the weight block of B rows 0-127, pt 1: of rows 128-255 (the last block again past H)
+                const int nb = min(n0 / 128 + (pt == 1 ? 1 : 0), H / 128 - 1);
+                ws_src = w_scale + ((int64_t)expert * (H / 128) + nb) * kgroups;
             }
             const int n = n0 + r0;
             const uint8_t* b_row = w + ((int64_t)expert * H + n) * I;
@@ -471,7 +481,7 @@ __device__ __forceinline__ void fi_gemm2_ws_impl(const uint8_t* __restrict__ a, 
         float acc[C::kAcc];
 #pragma unroll
         for (int r = 0; r < C::kAcc; ++r) acc[r] = 0.f;
-        consume<BLOCK>(ring, it, kt_end - kt_begin, r_lo, acc);
+        consume<BLOCK, false>(ring, it, kt_end - kt_begin, r_lo, acc);
         const float scale = BLOCK ? 1.f : a_scale[0] * w_scale[expert];
 #pragma unroll
         for (int hf = 0; hf < 2; ++hf) {

@@ -260,17 +260,15 @@ public final class FlashInferTrtllmMoeKernel implements StagedMoeKernel {
         static final int WS_THREADS = 384;
 
         /**
-         * The warp-specialised kernels' dynamic shared memory (moe_gemm_ws.cu's {@code Cfg}): block-128, 6 stages of
-         * 33 KiB (A 16 KiB, B 16 KiB, scales); per-tensor, 4 stages of 48 KiB (A 16 KiB, B 32 KiB); + 1 KiB to align.
+         * The warp-specialised kernels' dynamic shared memory (moe_gemm_ws.cu's {@code Cfg}): 4 stages of A (16 KiB)
+         * and B (32 KiB) tiles, + 1 KiB of scales per stage for block-128, + 1 KiB to align the base to 1024.
          */
         static int wsSmemBytes(boolean block) {
-            return (block ? 6 * 33 * 1024 : 4 * 48 * 1024) + 1024;
+            return 4 * (48 + (block ? 1 : 0)) * 1024 + 1024;
         }
 
-        /** B rows (= output columns of GEMM 2) per warp-specialised tile: 128 block-128, 256 per-tensor. */
-        static int wsTileN(boolean block) {
-            return block ? 128 : 256;
-        }
+        /** B rows (= output columns of GEMM 2) per warp-specialised tile. */
+        static final int WS_TILE_N = 256;
 
         /** Shared memory of one pipeline stage: A and B tiles of 128 bytes per row, BM activation scales, 2 weight scales. */
         static int stageBytes(int bm, int bn) {
@@ -365,7 +363,7 @@ public final class FlashInferTrtllmMoeKernel implements StagedMoeKernel {
             int g2Threads = 256, g2Smem = wg ? WGMMA_SMEM_BYTES : stageBytes(plan.bm(), 128) * stages;
             if (persistent) {
                 g2 = gemm2Ws;
-                long tiles = (long) plan.maxBlocks() * LaunchPlan.ceilDiv(h, wsTileN(block)) * plan.splits();
+                long tiles = (long) plan.maxBlocks() * LaunchPlan.ceilDiv(h, WS_TILE_N) * plan.splits();
                 g2Grid = Dim3.of((int) Math.max(1, Math.min(tiles, multiprocessors)));
                 g2Threads = WS_THREADS;
                 g2Smem = wsSmemBytes(block);

@@ -76,9 +76,10 @@ class FlashInferVsReferenceGpuTest {
     static Stream<Arguments> warpSpecialisedLayers() {
         Routing softmax = new Routing.SoftmaxTopK(true);
         return Stream.of(QuantScheme.FP8_BLOCK_128, QuantScheme.FP8_PER_TENSOR).flatMap(q -> Stream.of(
-                // GEMM 2: 36 blocks x 12 (block) / 6 (per-tensor) column tiles over 132 CTAs; H = 1536: 12 K blocks in GEMM 1
+                // GEMM 2: 36 blocks x 6 column tiles of 256 over 132 CTAs; H = 1536: 12 K blocks in GEMM 1
                 Arguments.of(new MoeLayerSpec(4, 2, 1536, 128, MoeLayerSpec.Activation.SILU, softmax, q, 2048), 2048, new int[0]),
-                // 7 experts, 2 of them without tokens; a few rows per expert: split-K over I = 1024 (8 K blocks)
+                // 7 experts, 2 of them without tokens; a few rows per expert: split-K over I = 1024 (8 K blocks); H = 384:
+                // the second 256-column tile of GEMM 2 has one 128-row weight block, the other half lies past H
                 Arguments.of(new MoeLayerSpec(7, 2, 384, 1024, MoeLayerSpec.Activation.SILU, softmax, q, 400), 5, new int[]{2, 5}),
                 Arguments.of(new MoeLayerSpec(7, 2, 384, 1024, MoeLayerSpec.Activation.SILU, softmax, q, 400), 400, new int[]{0, 6}),
                 // top-2 of 2 experts: each expert gets exactly M rows, so M walks across the 128-row tile boundaries
