@@ -19,11 +19,8 @@
 // GEMM 2: the epilogue multiplies by the router weight and accumulates pairs of columns with vector atomics
 // (atomicAdd on float2, sm_90).
 
-#include "moe_gemm_common.cuh"
+#include "wgmma_ops.cuh"
 
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ == 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
-#define FI_WGMMA 1
-#endif
 
 namespace moespec_fi {
 namespace wg {
@@ -38,50 +35,6 @@ constexpr int kSmemBytes = kStages * kStageBytes + 1024;  // + slack to align th
 static_assert(kStageBytes % 1024 == 0 && kScaleOffset + kBM * 4 + 8 <= kStageBytes, "stage layout");
 // the loader's layout (Tile<128, 128>: [A][B][scales]) must be the one described above
 static_assert(Tile<kBM, kBN>::kABytes == kTileBytes && Tile<kBM, kBN>::kBBytes == kTileBytes, "loader layout");
-
-// wgmma shared-memory descriptor: K-major, 128B swizzle, 8-row core groups 1024 bytes apart
-__device__ __forceinline__ uint64_t desc(uint32_t addr) {
-    return (uint64_t)((addr & 0x3FFFF) >> 4) | ((uint64_t)1 << 16) | ((uint64_t)(1024 >> 4) << 32) | ((uint64_t)1 << 62);
-}
-
-__device__ __forceinline__ void fence_operand(float& r) { asm volatile("" : "+f"(r)::"memory"); }
-
-__device__ __forceinline__ void wgmma_arrive() {
-#ifdef FI_WGMMA
-    asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
-#endif
-}
-__device__ __forceinline__ void wgmma_commit_wait() {
-#ifdef FI_WGMMA
-    asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
-    asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
-#endif
-}
-// cp.async writes through the generic proxy; wgmma reads through the async proxy
-__device__ __forceinline__ void fence_proxy_async() {
-#ifdef FI_WGMMA
-    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
-#endif
-}
-
-__device__ __forceinline__ void mma_m64n128k32(float (&d)[64], uint64_t da, uint64_t db, int scale_d) {
-#ifdef FI_WGMMA
-    asm volatile(
-        "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
-        "wgmma.mma_async.sync.aligned.m64n128k32.f32.e4m3.e4m3 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, p, 1, 1;\n}\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
-          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
-          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
-          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
-          "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
-          "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
-          "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
-          "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
-        : "l"(da), "l"(db), "r"(scale_d));
-#else
-    __trap();
-#endif
-}
 
 // acc[64] (this thread's part of its warpgroup's 64 x 128 tile) += A[kBM rows] . B[kBN rows]^T over K tiles
 // [kt_begin, kt_end). Fragment j*4 + i holds row (lane/4 + 8*(i/2)) of the warp's 16, column 8j + 2*(lane%4) + i%2.

@@ -33,15 +33,23 @@ public final class FlashInferTrtllmMoeKernel implements StagedMoeKernel {
     /** System property: {@code false} keeps prefill on the mma.sync kernels on sm_90 too (for A/B measurements). */
     public static final String WGMMA_PROPERTY = "moespec.flashinfer.wgmma";
 
+    /**
+     * System property: {@code false} runs 128-row tiles on round 2's wgmma kernels (one role per thread, a CTA-wide
+     * barrier per K block) instead of the warp-specialised persistent ones (for A/B measurements).
+     */
+    public static final String WARP_SPECIALISED_PROPERTY = "moespec.flashinfer.ws";
+
     private final MoeLayerSpec layer;
     private final Device device; // null in plan-only mode
     private DeviceExpertWeights weights;
     private LaunchPlan routed;    // the plan of the last route(), null before the first
     private int forcedBm;        // 0: heuristic; tuning may force 16, 64 or 128
+    private boolean warpSpecialised; // 128-row tiles on the warp-specialised kernels (else round 2's wgmma kernels)
 
     private FlashInferTrtllmMoeKernel(MoeLayerSpec layer, Device device) {
         this.layer = layer;
         this.device = device;
+        this.warpSpecialised = !"false".equalsIgnoreCase(System.getProperty(WARP_SPECIALISED_PROPERTY, "true"));
     }
 
     /** A kernel that only describes itself ({@code moespec plan}): nothing is allocated on the device. */
@@ -82,6 +90,20 @@ public final class FlashInferTrtllmMoeKernel implements StagedMoeKernel {
     /** Whether prefill runs the sm_90a wgmma kernels on this device (false in plan-only mode). */
     public boolean usesWgmma() {
         return device != null && device.wgmma;
+    }
+
+    /**
+     * Picks the kernels of 128-row tiles: {@code true} (the default, unless {@value #WARP_SPECIALISED_PROPERTY} is
+     * {@code false}) the warp-specialised persistent ones of {@code moe_gemm_ws.cu}, {@code false} round 2's of
+     * {@code moe_gemm_wgmma.cu}. For tests and A/B runs; no effect on other tile heights.
+     */
+    public void useWarpSpecialised(boolean on) {
+        this.warpSpecialised = on;
+    }
+
+    /** Whether 128-row tiles run on the warp-specialised persistent kernels. */
+    public boolean usesWarpSpecialised() {
+        return usesWgmma() && warpSpecialised;
     }
 
     @Override
@@ -146,7 +168,7 @@ public final class FlashInferTrtllmMoeKernel implements StagedMoeKernel {
                     + hidden.describe() + " and " + out.describe());
         }
         if (routed.tokens() == 0) return;
-        d.launchExperts(layer, routed, weights, hidden, out, stream);
+        d.launchExperts(layer, routed, weights, hidden, out, warpSpecialised, stream);
     }
 
     private Device requireDevice(String what) {
@@ -181,6 +203,7 @@ public final class FlashInferTrtllmMoeKernel implements StagedMoeKernel {
         final CudaFunction routeTopk, align, quantHiddenBlock, amaxPartial, amaxFinalize, quantTensorBf16, quantTensorF32,
                 finalizeOut, gemm1Bm16, gemm1Bm64, gemm2Bm16, gemm2Bm64;
         final CudaFunction gemm1Wg, gemm2Wg; // null unless wgmma
+        final CudaFunction gemm1Ws, gemm2Ws; // warp-specialised persistent (moe_gemm_ws.cu); null unless wgmma
 
         private Device(CudaContext ctx, MoeLayerSpec layer, CudaModule module) {
             this.ctx = ctx;
@@ -209,8 +232,12 @@ public final class FlashInferTrtllmMoeKernel implements StagedMoeKernel {
                 gemm1Wg.setMaxDynamicSharedMemory(WGMMA_SMEM_BYTES);
                 gemm2Wg = module.function("fi_gemm2_" + q + "_wg");
                 gemm2Wg.setMaxDynamicSharedMemory(WGMMA_SMEM_BYTES);
+                gemm1Ws = module.function("fi_gemm1_" + q + "_ws");
+                gemm1Ws.setMaxDynamicSharedMemory(wsSmemBytes(block));
+                gemm2Ws = module.function("fi_gemm2_" + q + "_ws");
+                gemm2Ws.setMaxDynamicSharedMemory(wsSmemBytes(block));
             } else {
-                gemm1Wg = gemm2Wg = null;
+                gemm1Wg = gemm2Wg = gemm1Ws = gemm2Ws = null;
             }
             this.ws = new Workspace(ctx, layer);
         }
@@ -228,6 +255,20 @@ public final class FlashInferTrtllmMoeKernel implements StagedMoeKernel {
 
         /** The wgmma kernels' dynamic shared memory: 6 stages of 33 KiB (A, B, scales) + 1 KiB to align to 1024. */
         static final int WGMMA_SMEM_BYTES = 6 * 33 * 1024 + 1024;
+
+        /** Threads of a warp-specialised CTA: 2 consumer warpgroups + 1 producer warpgroup. */
+        static final int WS_THREADS = 384;
+
+        /**
+         * The warp-specialised kernels' dynamic shared memory (moe_gemm_ws.cu's {@code Cfg}): 4 stages of A (16 KiB)
+         * and B (32 KiB) tiles, + 1 KiB of scales per stage for block-128, + 1 KiB to align the base to 1024.
+         */
+        static int wsSmemBytes(boolean block) {
+            return 4 * (48 + (block ? 1 : 0)) * 1024 + 1024;
+        }
+
+        /** B rows (= output columns of GEMM 2) per warp-specialised tile. */
+        static final int WS_TILE_N = 256;
 
         /** Shared memory of one pipeline stage: A and B tiles of 128 bytes per row, BM activation scales, 2 weight scales. */
         static int stageBytes(int bm, int bn) {
@@ -264,7 +305,8 @@ public final class FlashInferTrtllmMoeKernel implements StagedMoeKernel {
                             .ptr(ws.sortedRows).ptr(ws.blockExpert).ptr(ws.meta));
         }
 
-        void launchExperts(MoeLayerSpec layer, LaunchPlan plan, DeviceExpertWeights w, Tensor hidden, Tensor out, long stream) {
+        void launchExperts(MoeLayerSpec layer, LaunchPlan plan, DeviceExpertWeights w, Tensor hidden, Tensor out,
+                           boolean warpSpecialised, long stream) {
             int m = plan.tokens(), h = layer.hiddenSize(), i = layer.intermediateSize(), k = layer.topK();
             long hiddenAddr = address(hidden);
             long mh = (long) m * h;
@@ -294,7 +336,16 @@ public final class FlashInferTrtllmMoeKernel implements StagedMoeKernel {
                 default -> gemm2Wg;
             };
             boolean wg = plan.bm() == 128;
-            g1.launch(Dim3.of(g1Grid), Dim3.of(256), wg ? WGMMA_SMEM_BYTES : stageBytes(plan.bm(), 256) * stages, stream,
+            boolean persistent = wg && warpSpecialised;
+            int g1Threads = 256, g1Smem = wg ? WGMMA_SMEM_BYTES : stageBytes(plan.bm(), 256) * stages;
+            if (persistent) {
+                // persistent: at most one CTA per SM walks the tiles (the real count is read on the device)
+                g1 = gemm1Ws;
+                g1Grid = Math.max(1, Math.min(g1Grid, multiprocessors));
+                g1Threads = WS_THREADS;
+                g1Smem = wsSmemBytes(block);
+            }
+            g1.launch(Dim3.of(g1Grid), Dim3.of(g1Threads), g1Smem, stream,
                     KernelArgs.create().ptr(ws.hiddenQ).ptr(ws.hiddenScale).ptr(w.w13()).ptr(w.w13Scale())
                             .ptr(ws.sortedRows).ptr(ws.blockExpert).ptr(ws.meta).i32(k).i32(h).i32(i)
                             .ptr(ws.inter).ptr(ws.interScale));
@@ -308,8 +359,16 @@ public final class FlashInferTrtllmMoeKernel implements StagedMoeKernel {
                         KernelArgs.create().ptr(ws.inter).ptr(ws.meta).i32(i).ptr(interScaleAddr).ptr(ws.interQ));
             }
             // 4. GEMM 2 with router weights, accumulated over top-k (and split-K) into the fp32 output
-            g2.launch(Dim3.of(plan.maxBlocks() * plan.gemm2Tiles(), plan.splits()), Dim3.of(256),
-                    wg ? WGMMA_SMEM_BYTES : stageBytes(plan.bm(), 128) * stages, stream,
+            Dim3 g2Grid = Dim3.of(plan.maxBlocks() * plan.gemm2Tiles(), plan.splits());
+            int g2Threads = 256, g2Smem = wg ? WGMMA_SMEM_BYTES : stageBytes(plan.bm(), 128) * stages;
+            if (persistent) {
+                g2 = gemm2Ws;
+                long tiles = (long) plan.maxBlocks() * LaunchPlan.ceilDiv(h, WS_TILE_N) * plan.splits();
+                g2Grid = Dim3.of((int) Math.max(1, Math.min(tiles, multiprocessors)));
+                g2Threads = WS_THREADS;
+                g2Smem = wsSmemBytes(block);
+            }
+            g2.launch(g2Grid, Dim3.of(g2Threads), g2Smem, stream,
                     KernelArgs.create().ptr(ws.interQ).ptr(block ? ws.interScale.address() : interScaleAddr).ptr(w.w2()).ptr(w.w2Scale())
                             .ptr(ws.sortedRows).ptr(ws.blockExpert).ptr(ws.meta).i32(k).ptr(ws.topkWeights).i32(i).i32(h)
                             .i32(plan.ktPerSplit()).ptr(ws.outAcc));
