@@ -9,6 +9,9 @@
 // Selecting "the r-th element in the order (p desc, id asc)" is exact: a bisection over the bit pattern of the
 // double p (monotone for p >= 0) finds its value, a second bisection over ids resolves ties toward the lowest ids.
 // The row's probabilities stay in a double scratch row, so every pass compares the same numbers.
+// One known difference from the CPU: the top-p test uses (sum of the prefix) / mass, while the CPU adds p / mass one
+// token at a time in sorted order. When the exact prefix mass equals top_p (e.g. 40 tied tokens of 50 at top_p 0.8),
+// the CPU's rounding can keep one more token than this kernel; away from such exact ties both keep the same set.
 
 namespace ds_detail {
 constexpr int kThreads = 256;
