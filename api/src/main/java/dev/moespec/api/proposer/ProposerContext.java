@@ -1,5 +1,7 @@
 package dev.moespec.api.proposer;
 
+import dev.moespec.api.device.DeviceInfo;
+
 /**
  * What the engine hands a {@link ProposerProvider} when it creates a proposer. Passed in, never global.
  *
@@ -37,6 +39,15 @@ public interface ProposerContext {
     /** The target's vocabulary size; every proposed token id is below it. */
     default int vocabSize() {
         return settings().vocabSize();
+    }
+
+    /**
+     * The device the engine runs the target on. A proposer with CUDA kernels runs them there when this is a CUDA
+     * device (and its jar carries kernels), and on the CPU otherwise; either way its drafts are the same. This
+     * default (a context without an engine behind it, e.g. {@link ProposerSettings}) answers the CPU.
+     */
+    default DeviceInfo device() {
+        return DeviceInfo.cpu("this proposer context names no device (no engine behind it)");
     }
 
     /**

@@ -107,4 +107,14 @@ class NgramProposerTest {
             proposal.requireValidFor(provider.method(), request, new ProposerSettings(3, 1, 2, 50, 10));
         }
     }
+
+    @Test
+    void aContextWithoutADeviceKeepsTheCpuPath() {
+        var settings = new ProposerSettings(2, 1, 3, 100, 10);
+        assertFalse(settings.device().isCuda());
+        try (var proposer = new NgramProposer(settings)) {
+            assertFalse(proposer.onGpu());
+            assertArrayEquals(t(3, 1), proposer.propose(ProposalRequest.of(t(1, 2, 3, 1, 2))).tokens(0));
+        }
+    }
 }
