@@ -1,5 +1,6 @@
 package dev.moespec.engine.spec;
 
+import dev.moespec.api.device.DeviceInfo;
 import dev.moespec.api.proposer.DraftHeads;
 import dev.moespec.api.proposer.DraftNetwork;
 import dev.moespec.api.proposer.DraftNetworkKind;
@@ -7,8 +8,12 @@ import dev.moespec.api.proposer.ProposerContext;
 import dev.moespec.api.proposer.ProposerSettings;
 import dev.moespec.engine.spec.draft.DrafterFactory;
 
-/** The context the engine hands a proposer provider: validated settings, and drafter networks built on demand. */
-public record EngineProposerContext(ProposerSettings settings, DrafterFactory drafters) implements ProposerContext {
+/**
+ * The context the engine hands a proposer provider: validated settings, the device the engine runs on (so a
+ * proposer with kernels, such as n-gram lookup, uses them there), and drafter networks built on demand.
+ */
+public record EngineProposerContext(ProposerSettings settings, DrafterFactory drafters, DeviceInfo device)
+        implements ProposerContext {
 
     @Override
     public DraftNetwork openDraftNetwork(DraftNetworkKind kind) {

@@ -8,6 +8,8 @@ import dev.moespec.api.proposer.ProposerSettings;
 import dev.moespec.engine.cuda.CudaRunners;
 import dev.moespec.engine.model.ModelRunner;
 import dev.moespec.engine.spec.draft.DrafterFactory;
+import dev.moespec.engine.spec.gpu.GpuRejectionSampler;
+import dev.moespec.engine.spec.gpu.GpuVerifier;
 import dev.moespec.engine.wiring.Engine;
 import dev.moespec.engine.wiring.MoeKernels;
 import dev.moespec.engine.wiring.RoleMoe;
@@ -31,9 +33,11 @@ public final class SpecDecodeSession implements AutoCloseable {
     private final String method;
     private final EngineProposerContext context;
     private final Map<String, String> backends = new LinkedHashMap<>();
+    private final BatchVerifier verifier;
 
     private SpecDecodeSession(ModelRunner target, Optional<Proposer> proposer, String method,
-                              EngineProposerContext context, Optional<RoleRuntime> draft) {
+                              EngineProposerContext context, Optional<RoleRuntime> draft, BatchVerifier verifier) {
+        this.verifier = verifier;
         this.target = target;
         this.proposer = proposer;
         this.method = method;
@@ -56,7 +60,7 @@ public final class SpecDecodeSession implements AutoCloseable {
         try {
             Optional<SpeculativeConfig> spec = config.speculative();
             if (spec.isEmpty()) {
-                return new SpecDecodeSession(target, Optional.empty(), "none", null, Optional.empty());
+                return new SpecDecodeSession(target, Optional.empty(), "none", null, Optional.empty(), BatchVerifier.host());
             }
             SpeculativeConfig s = spec.get();
             ProposerProvider provider = engine.proposers().require(s.method());
@@ -65,9 +69,18 @@ public final class SpecDecodeSession implements AutoCloseable {
                     Math.max(1, Math.max(s.promptLookupMin(), s.promptLookupMax())), config.maxModelLen(),
                     config.model().vocabSize());
             EngineProposerContext context = new EngineProposerContext(settings,
-                    new DrafterFactory(config, draft, kvCacheBytes, cuda));
+                    new DrafterFactory(config, draft, kvCacheBytes, cuda), engine.device());
             Proposer proposer = provider.create(context);
-            return new SpecDecodeSession(target, Optional.of(proposer), provider.method(), context, Optional.of(draft));
+            try {
+                // on the GPU the rejection sampler runs there too (rejection.cu), when the engine jar has its kernels
+                BatchVerifier verifier = cuda.isPresent() && GpuRejectionSampler.kernelsPresent()
+                        ? GpuVerifier.open(cuda.getAsInt()) : BatchVerifier.host();
+                return new SpecDecodeSession(target, Optional.of(proposer), provider.method(), context, Optional.of(draft),
+                        verifier);
+            } catch (RuntimeException e) {
+                proposer.close();
+                throw e;
+            }
         } catch (RuntimeException e) {
             target.close();
             throw e;
@@ -76,7 +89,7 @@ public final class SpecDecodeSession implements AutoCloseable {
 
     /** A generator over this session's models; {@code eosId} ends a sequence unless ignored. */
     public SpeculativeGenerator generator(int eosId) {
-        return new SpeculativeGenerator(target, proposer, method, context, eosId, backends);
+        return new SpeculativeGenerator(target, proposer, method, context, eosId, backends, verifier);
     }
 
     /** A generator over the target alone (plain batched decoding), for baselines. */
@@ -109,10 +122,16 @@ public final class SpecDecodeSession implements AutoCloseable {
                 "none (" + (draft.moe() instanceof RoleMoe.NoMoeLayers n ? n.why() : "no MoE layers") + ")");
     }
 
+    /** Where verification's rejection sampler runs: {@code cpu} or {@code gpu}. */
+    public String verifierDevice() {
+        return verifier.where();
+    }
+
     @Override
     public void close() {
         try {
             proposer.ifPresent(Proposer::close);
+            verifier.close();
         } finally {
             target.close();
         }

@@ -44,14 +44,23 @@ public final class SpeculativeGenerator {
     private final ProposerContext context;
     private final int eosId;
     private final Map<String, String> backends;
+    private final BatchVerifier verifier;
+
+    /** With the host rejection sampler. */
+    public SpeculativeGenerator(ModelRunner target, Optional<Proposer> proposer, String method,
+                                ProposerContext context, int eosId, Map<String, String> backends) {
+        this(target, proposer, method, context, eosId, backends, BatchVerifier.host());
+    }
 
     /**
      * @param proposer empty for plain decoding
      * @param context  the proposer's context (its k and limits; proposals are checked against it)
      * @param backends which MoE backend each role runs, for the metrics
+     * @param verifier the rejection sampler (host or GPU); the caller owns it
      */
     public SpeculativeGenerator(ModelRunner target, Optional<Proposer> proposer, String method,
-                                ProposerContext context, int eosId, Map<String, String> backends) {
+                                ProposerContext context, int eosId, Map<String, String> backends, BatchVerifier verifier) {
+        this.verifier = java.util.Objects.requireNonNull(verifier, "verifier");
         this.target = target;
         this.proposer = proposer;
         this.method = proposer.isPresent() ? method : "none";
@@ -130,15 +139,20 @@ public final class SpeculativeGenerator {
                 targetNs += System.nanoTime() - t2;
                 passes++;
                 steps += active.size();
+                List<Verification> batch = new ArrayList<>(active.size());
+                List<SplittableRandom> randoms = new ArrayList<>(active.size());
                 for (int a = 0; a < active.size(); a++) {
-                    Seq s = active.get(a);
                     int[] drafts = proposal.tokens(a);
                     float[][] targetProbs = new float[drafts.length + 1][];
                     for (int r = 0; r <= drafts.length; r++) targetProbs[r] = probabilities(out.logits(a, r), params);
-                    Verification v = new Verification(drafts, proposal.probabilities(a).orElse(null), targetProbs);
-                    VerificationResult result = params.isGreedy() ? RejectionSampler.greedy(v)
-                            : RejectionSampler.probabilistic(v, s.random);
-                    stats.record(drafts.length, result);
+                    batch.add(new Verification(drafts, proposal.probabilities(a).orElse(null), targetProbs));
+                    randoms.add(active.get(a).random);
+                }
+                List<VerificationResult> results = verifier.verify(batch, params.isGreedy(), randoms);
+                for (int a = 0; a < active.size(); a++) {
+                    Seq s = active.get(a);
+                    VerificationResult result = results.get(a);
+                    stats.record(batch.get(a).draftTokens().length, result);
                     int n = s.history.length;
                     // keep the last committed token and the accepted drafts; their features are real now
                     target.truncate(s.handle, n + result.accepted());

@@ -61,7 +61,8 @@ class GoldenHeadsTest {
         int k = method.equals("medusa") ? 3 : 4;
         try (Engine engine = SpecPrompts.engine(method, k)) {
             DrafterFactory drafters = new DrafterFactory(engine.target().config(), engine.draft().orElseThrow(), 8L << 20);
-            EngineProposerContext ctx = new EngineProposerContext(new ProposerSettings(k, 1, 1, 2048, 320), drafters);
+            EngineProposerContext ctx = new EngineProposerContext(new ProposerSettings(k, 1, 1, 2048, 320), drafters,
+                    dev.moespec.api.device.DeviceInfo.cpu("CPU test"));
             try (Proposer proposer = engine.proposers().require(method).create(ctx)) {
                 int[] proposals = proposer.propose(new ProposalRequest(List.<int[]>of(context), List.of(0L),
                         List.of(features))).tokens(0);

@@ -106,6 +106,7 @@ class GpuGreedySpeculativeEquivalenceTest {
     void greedySpeculativeOutputEqualsPlainGreedy(String method, int k) {
         try (Engine engine = SpecPrompts.gpuEngine(method, k, "auto", null);
              SpecDecodeSession session = SpecDecodeSession.open(engine, SpecPrompts.KV)) {
+            assertEquals("gpu", session.verifierDevice(), "the rejection sampler runs on the GPU beside the target");
             Run r = run(session);
             int mismatched = 0;
             for (int i = 0; i < prompts.size(); i++) {
