@@ -1,7 +1,9 @@
 package dev.moespec.engine.spec.gpu;
 
+import dev.moespec.api.config.ModelRole;
 import dev.moespec.cuda.CudaContext;
 import dev.moespec.cuda.CudaStream;
+import dev.moespec.cuda.LaunchLedger;
 import dev.moespec.engine.spec.BatchVerifier;
 import dev.moespec.engine.spec.Verification;
 import dev.moespec.engine.spec.VerificationResult;
@@ -104,8 +106,11 @@ public final class GpuVerifier implements BatchVerifier {
                 uniforms.add(u);
             }
         }
-        return sampler.verify(stream, greedy ? VerifyMode.GREEDY : VerifyMode.PROBABILISTIC, rows.device().address(),
-                vocab, drafts, maxDrafts, draftPointer, uniforms);
+        // verification is the target's work: its launches count under the target's role
+        try (LaunchLedger.Scope scope = LaunchLedger.scope(ModelRole.TARGET.label())) {
+            return sampler.verify(stream, greedy ? VerifyMode.GREEDY : VerifyMode.PROBABILISTIC, rows.device().address(),
+                    vocab, drafts, maxDrafts, draftPointer, uniforms);
+        }
     }
 
     @Override
