@@ -21,10 +21,11 @@ import java.util.Set;
 /**
  * triton's fused MoE on one CUDA device: {@link #route} (top-k routing, then the token→expert alignment, both on
  * the GPU) and {@link #experts} (activation quantisation for FP8, grouped GEMM 1 + SwiGLU, grouped GEMM 2 with the
- * router weights, reduction over top-k). Up to {@value #DECODE_MAX_TOKENS} tokens take the weight-streaming decode
- * kernels, more take the tensor-core grouped GEMMs ({@link PrefillGemms}: wgmma on sm_90 when the tiles fill, mma.sync
- * otherwise). A call allocates nothing and never synchronises with the host, so it can be captured in a CUDA graph;
- * every argument is checked before the first launch.
+ * router weights, reduction over top-k). Calls of up to {@value TritonPath#SKINNY_MAX_TOKENS} tokens mostly take the
+ * skinny tensor-core kernels that stream the weights, larger ones the grouped GEMMs ({@link PrefillGemms}: wgmma on
+ * sm_90 from its measured crossover, mma.sync tile-64 otherwise); {@code path(m)} decides. A call allocates nothing
+ * and never synchronises with the host, so it can be captured in a CUDA graph; every argument is checked before the
+ * first launch.
  *
  * <p>Device memory: the weights at {@link #loadWeights}, the workspace (sized from {@code maxTokens}) at the same
  * time; {@link #close} frees both and releases the primary context.
@@ -32,8 +33,8 @@ import java.util.Set;
 public final class TritonMoeKernel implements StagedMoeKernel {
 
     /**
-     * The largest M the weight-streaming decode path serves (its per-token accumulators live in registers). Above it the tensor-core grouped GEMMs stream the weights faster (round 1: the
-     * 16-token register variant reached ~30% of HBM, the GEMM path ~60%).
+     * The largest M the weight-streaming GEMV kernels ({@link TritonPath#DECODE}) serve: their per-token accumulators
+     * live in registers.
      */
     static final int DECODE_MAX_TOKENS = 8;
     private static final int DECODE_WARPS = 8;
@@ -50,6 +51,7 @@ public final class TritonMoeKernel implements StagedMoeKernel {
     private PrefillGemms prefill;
     private DeviceBuffer routingBias;
     private int routedTokens = -1;
+    private TritonPath forcedPath = TritonPath.fromSystemProperty();
     private boolean closed;
 
     /**
@@ -100,7 +102,15 @@ public final class TritonMoeKernel implements StagedMoeKernel {
         DeviceExpertWeights uploaded = DeviceExpertWeights.upload(ctx, layer, numerics, w);
         if (weights != null) weights.close();
         weights = uploaded;
-        if (ws == null) ws = new TritonWorkspace(ctx, layer, numerics);
+        if (ws == null) {
+            ws = new TritonWorkspace(ctx, layer, numerics);
+            for (int tile : SkinnyPlan.TOKEN_TILES) {
+                if (SkinnyPlan.smemBytes(tile) > ctx.limits().maxSharedMemoryPerBlockOptin()) continue;
+                String sfx = numerics.suffix() + new SkinnyPlan(tile, 1).kernelSuffix();
+                fn("moe_skinny_gemm1_" + sfx).setMaxDynamicSharedMemory(SkinnyPlan.smemBytes(tile));
+                fn("moe_skinny_gemm2_" + sfx).setMaxDynamicSharedMemory(SkinnyPlan.smemBytes(tile));
+            }
+        }
         if (routingBias == null && layer.routing() instanceof Routing.SigmoidGroupedTopK g) {
             float[] bias = g.correctionBias();
             routingBias = DeviceBuffer.alloc(ctx, 4L * bias.length);
@@ -136,8 +146,9 @@ public final class TritonMoeKernel implements StagedMoeKernel {
                     .i32(g.renormalize() ? 1 : 0).f32(g.routedScalingFactor()).ptr(routingBias)
                     .ptr(ws.topkIds).ptr(ws.topkWeights));
         }
+        int alignBlock = path(m) == TritonPath.SKINNY ? skinnyPlan(m).tokenTile() : TritonWorkspace.BLOCK_M;
         fn("moe_align").launch(Dim3.of(1), Dim3.of(1024), 0, stream, KernelArgs.create()
-                .ptr(ws.topkIds).i32(m * k).i32(e).i32(TritonWorkspace.BLOCK_M).ptr(ws.counts).ptr(ws.paddedOffsets)
+                .ptr(ws.topkIds).i32(m * k).i32(e).i32(alignBlock).ptr(ws.counts).ptr(ws.paddedOffsets)
                 .ptr(ws.sortedRows).ptr(ws.blockExpert).ptr(ws.activeExperts).ptr(ws.meta));
     }
 
@@ -171,13 +182,23 @@ public final class TritonMoeKernel implements StagedMoeKernel {
         int outCode = TritonNumerics.code(out.dtype());
         long w13Scale = weights.w13Scale() == null ? 0 : weights.w13Scale().address();
         long w2Scale = weights.w2Scale() == null ? 0 : weights.w2Scale().address();
-        boolean decode = m <= DECODE_MAX_TOKENS;
+        TritonPath path = path(m);
+        boolean decode = path == TritonPath.DECODE;
+        SkinnyPlan skinny = path == TritonPath.SKINNY ? skinnyPlan(m) : null;
         int slots = Math.min(layer.numExperts(), a);
         long mTiles = TritonWorkspace.mTilesBound(layer, a);
         String sfx = numerics.suffix();
         String tok = m == 1 ? "_t1" : m <= 4 ? "_t4" : "_t8";
 
-        if (decode) {
+        if (skinny != null) {
+            fn("moe_skinny_gemm1_" + sfx + skinny.kernelSuffix()).launch(
+                    Dim3.of(Math.toIntExact(TritonWorkspace.mTilesBound(layer, a, skinny.tokenTile())), ceil(i, SkinnyPlan.CTA_ROWS / 2)),
+                    Dim3.of(SkinnyPlan.THREADS), skinny.smemBytes(), stream,
+                    KernelArgs.create().ptr(x).i64(xRowBytes).ptr(weights.w13()).i32(hp * gemmBytes).i32(i).i32(k)
+                            .ptr(ws.sortedRows).ptr(ws.blockExpert).ptr(ws.meta)
+                            .i32(scaleMode).ptr(addr(ws.xScale)).i32(perRow).ptr(w13Scale)
+                            .ptr(ws.inter).i32(interCode).ptr(addr(ws.interAmax)).i32(perRow));
+        } else if (decode) {
             fn("moe_decode_gemm1_" + sfx + tok).launch(Dim3.of(ceil(i, DECODE_WARPS), slots), Dim3.of(32 * DECODE_WARPS), 0, stream,
                     KernelArgs.create().ptr(x).i64(xRowBytes).ptr(weights.w13()).i32(hp * gemmBytes).i32(i).i32(k)
                             .ptr(ws.sortedRows).ptr(ws.paddedOffsets).ptr(ws.counts).ptr(ws.activeExperts).ptr(ws.meta)
@@ -197,7 +218,18 @@ public final class TritonMoeKernel implements StagedMoeKernel {
             interOperand = ws.interQ.address();
             interRowBytes = (long) ip * gemmBytes;
         }
-        if (decode) {
+        int reduceSlots = k;
+        if (skinny != null) {
+            reduceSlots = k * skinny.gemm2Splits();
+            fn("moe_skinny_gemm2_" + sfx + skinny.kernelSuffix()).launch(
+                    Dim3.of(Math.toIntExact(TritonWorkspace.mTilesBound(layer, a, skinny.tokenTile())), ceil(h, SkinnyPlan.CTA_ROWS),
+                            skinny.gemm2Splits()),
+                    Dim3.of(SkinnyPlan.THREADS), skinny.smemBytes(), stream,
+                    KernelArgs.create().ptr(interOperand).i64(interRowBytes).ptr(weights.w2()).i32(ip * gemmBytes).i32(h)
+                            .ptr(ws.sortedRows).ptr(ws.blockExpert).ptr(ws.meta)
+                            .i32(scaleMode).ptr(addr(ws.interScale)).i32(perRow).ptr(w2Scale)
+                            .ptr(ws.topkWeights).ptr(ws.partial));
+        } else if (decode) {
             fn("moe_decode_gemm2_" + sfx + tok).launch(Dim3.of(ceil(h, DECODE_WARPS), slots), Dim3.of(32 * DECODE_WARPS), 0, stream,
                     KernelArgs.create().ptr(interOperand).ptr(weights.w2()).i32(ip * gemmBytes).i32(h)
                             .ptr(ws.sortedRows).ptr(ws.paddedOffsets).ptr(ws.counts).ptr(ws.activeExperts).ptr(ws.meta)
@@ -209,7 +241,31 @@ public final class TritonMoeKernel implements StagedMoeKernel {
         }
         long pairs = (long) m * h / 2;
         fn("moe_reduce_topk").launch(Dim3.of((int) Math.min(4096, (pairs + 255) / 256)), Dim3.of(256), 0, stream,
-                KernelArgs.create().ptr(ws.partial).i32(m).i32(h).i32(k).ptr(out.data().address()).i32(outCode));
+                KernelArgs.create().ptr(ws.partial).i32(m).i32(h).i32(reduceSlots).ptr(out.data().address()).i32(outCode));
+    }
+
+    /** Forces the kernels of {@code path} for every call it can serve (null: automatic); tests and tuning use it. */
+    void forcePath(TritonPath path) {
+        forcedPath = path;
+    }
+
+    /**
+     * The kernels of a call of {@code m} tokens (all of the dispatch is here): the forced path if any; else, up to
+     * {@value TritonPath#SKINNY_MAX_TOKENS} tokens, the skinny kernels where their plan beats the tile-64 GEMMs
+     * ({@link SkinnyPlan#beatsTileGemm}), except block-128 layers at M = 1, where the GEMV kernels were as fast or
+     * faster on every anchor shape (H100, 2026-11-27: mixtral fp8block 265 vs 302 µs); else the tile-64 GEMMs.
+     */
+    private TritonPath path(int m) {
+        TritonPath p = TritonPath.choose(m, forcedPath);
+        if (p != TritonPath.SKINNY || forcedPath != null) return p;
+        boolean block128 = numerics.scaleMode() == TritonNumerics.BLOCK_128;
+        if (block128 && m == 1) return TritonPath.DECODE;
+        return skinnyPlan(m).beatsTileGemm(block128) ? TritonPath.SKINNY : TritonPath.GEMM;
+    }
+
+    private SkinnyPlan skinnyPlan(int m) {
+        return SkinnyPlan.of(layer, m, ctx.info().multiprocessors(), weights.i2Stride() * numerics.gemmType().byteSize(),
+                ctx.limits().maxSharedMemoryPerBlockOptin());
     }
 
     /**

@@ -30,7 +30,8 @@ final class TritonWorkspace implements AutoCloseable {
             counts = alloc(ctx, 4L * e);
             paddedOffsets = alloc(ctx, 4L * (e + 1));
             sortedRows = alloc(ctx, 4 * (a + Math.min(e, a) * (BLOCK_M - 1)));
-            blockExpert = alloc(ctx, 4 * mTilesBound(layer, a));
+            // the skinny path's smallest token tile gives the most tiles
+            blockExpert = alloc(ctx, 4 * Math.max(mTilesBound(layer, a), mTilesBound(layer, a, SkinnyPlan.TOKEN_TILES[0])));
             activeExperts = alloc(ctx, 4L * e);
             meta = alloc(ctx, 16);
             boolean quantised = numerics.activation() != TritonNumerics.ActivationQuant.NONE;
@@ -53,7 +54,12 @@ final class TritonWorkspace implements AutoCloseable {
 
     /** An upper bound on the number of BLOCK_M-row tiles after alignment of {@code a} assignments. */
     static long mTilesBound(MoeLayerSpec layer, long a) {
-        return a / BLOCK_M + Math.min(layer.numExperts(), a);
+        return mTilesBound(layer, a, BLOCK_M);
+    }
+
+    /** An upper bound on the number of {@code block}-row tiles after alignment of {@code a} assignments. */
+    static long mTilesBound(MoeLayerSpec layer, long a, int block) {
+        return a / block + Math.min(layer.numExperts(), a);
     }
 
     private DeviceBuffer alloc(CudaContext ctx, long bytes) {

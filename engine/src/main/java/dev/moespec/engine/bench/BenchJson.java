@@ -38,6 +38,7 @@ public final class BenchJson {
         meta.put("seed", report.config().seed());
         meta.put("cuda_graphs", report.config().graphs());
         meta.put("l2_flush_bytes", report.l2FlushBytes());
+        meta.put("l2_flush", report.l2Flush());
         meta.put("hbm_tbs", report.hbm().tbs());
         meta.put("hbm_source", report.hbm().source());
         ArrayNode files = meta.putArray("peer_files");

@@ -13,10 +13,11 @@ import java.util.List;
  * @param hbm           the peak bandwidth the % HBM column uses, and its source
  * @param peers         the anchors it compared against (possibly none)
  * @param l2FlushBytes  bytes written before each GPU repetition (0 when nothing ran on the GPU)
+ * @param l2Flush       how the flush went, for the table ({@link L2Flush#describe()}; empty when nothing ran on the GPU)
  * @param rows          in the anchors' order: shape, then M, then dtype
  */
 public record BenchReport(DeviceInfo device, String backend, MoeBench.Config config, PeerAnchors.HbmPeak hbm,
-                          PeerAnchors peers, long l2FlushBytes, List<BenchRow> rows) {
+                          PeerAnchors peers, long l2FlushBytes, String l2Flush, List<BenchRow> rows) {
     public BenchReport {
         rows = List.copyOf(rows);
     }

@@ -21,8 +21,8 @@ public final class BenchTable {
         out.println();
         StringBuilder timing = new StringBuilder("timing: median of " + c.reps() + " reps");
         if (report.l2FlushBytes() > 0) {
-            timing.append("; GPU: CUDA events, L2 flushed before each rep (").append(report.l2FlushBytes() >> 20)
-                    .append(" MiB written), ").append(c.graphs() ? "CUDA-graph replay where the kernel captures" : "eager launches (--no-graphs)");
+            timing.append("; GPU: CUDA events, L2 flushed before each rep (").append(report.l2Flush())
+                    .append("), ").append(c.graphs() ? "CUDA-graph replay where the kernel captures" : "eager launches (--no-graphs)");
         }
         if (report.rows().stream().anyMatch(r -> r instanceof BenchRow.Measured m && m.main().mode().equals("host"))) {
             timing.append("; host kernels: wall clock");

@@ -19,10 +19,10 @@ import java.util.Optional;
 final class DeviceRig implements AutoCloseable {
     private final CudaContext ctx;
     private final CudaStream stream;
-    private final DeviceBuffer flush;
+    private final L2Flush flush;
     private final DeviceStageTimer timer;
 
-    private DeviceRig(CudaContext ctx, CudaStream stream, DeviceBuffer flush, DeviceStageTimer timer) {
+    private DeviceRig(CudaContext ctx, CudaStream stream, L2Flush flush, DeviceStageTimer timer) {
         this.ctx = ctx;
         this.stream = stream;
         this.flush = flush;
@@ -33,7 +33,7 @@ final class DeviceRig implements AutoCloseable {
         CudaContext ctx = CudaContext.open(ordinal);
         try {
             CudaStream stream = CudaStream.create(ctx);
-            DeviceBuffer flush = DeviceBuffer.alloc(ctx, Math.max(2L * ctx.limits().l2CacheBytes(), minFlushBytes));
+            L2Flush flush = L2Flush.open(ctx, Math.max(2L * ctx.limits().l2CacheBytes(), minFlushBytes));
             return new DeviceRig(ctx, stream, flush, new DeviceStageTimer(stream, flush, graphs, warmup, reps));
         } catch (RuntimeException e) {
             ctx.close();
@@ -42,7 +42,11 @@ final class DeviceRig implements AutoCloseable {
     }
 
     long flushBytes() {
-        return flush.byteSize();
+        return flush.bytes();
+    }
+
+    String flushDescription() {
+        return flush.describe();
     }
 
     /** Device copies of one shape's inputs, and an output buffer, for {@code maxTokens} rows. */

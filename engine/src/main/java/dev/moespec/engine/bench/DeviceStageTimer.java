@@ -4,33 +4,33 @@ import dev.moespec.cuda.CudaEvent;
 import dev.moespec.cuda.CudaException;
 import dev.moespec.cuda.CudaGraph;
 import dev.moespec.cuda.CudaStream;
-import dev.moespec.cuda.DeviceBuffer;
 
 import java.util.Objects;
 
 /**
  * CUDA-event timing on one stream, the way the anchors were measured: warm-up, then per repetition an L2 flush
- * (a write of {@code flush}, at least twice the L2, so no weights stay cached from the previous repetition),
- * a start event, the stage, an end event; the median over the repetitions.
+ * ({@link L2Flush}: a write of at least twice the L2, so no weights stay cached from the previous repetition, then a
+ * read of it, so no dirty line is left for the timed stage to write back), a start event, the stage, an end event;
+ * the median over the repetitions.
  *
  * <p>With {@code graphs} the stage is captured once into a {@link CudaGraph} and each repetition is one graph
  * launch, which takes the host's per-launch cost out of the number (the anchors replay graphs too). A stage
  * that cannot be captured (it synchronises, allocates or copies synchronously) is timed eagerly instead and
  * the mode says why.
  *
- * <p>The flush is a {@code cuMemsetD8} on the legacy default stream; the timed stream is a blocking stream, so
- * its start event waits for the flush without a host synchronisation.
+ * <p>The flush's write is a {@code cuMemsetD8} on the legacy default stream, its read a kernel on the timed stream,
+ * a blocking stream, so the start event waits for both without a host synchronisation.
  */
 final class DeviceStageTimer implements StageTimer {
     private final CudaStream stream;
-    private final DeviceBuffer flush;
+    private final L2Flush flush;
     private final CudaEvent start;
     private final CudaEvent end;
     private final boolean graphs;
     private final int warmup;
     private final int reps;
 
-    DeviceStageTimer(CudaStream stream, DeviceBuffer flush, boolean graphs, int warmup, int reps) {
+    DeviceStageTimer(CudaStream stream, L2Flush flush, boolean graphs, int warmup, int reps) {
         this.stream = Objects.requireNonNull(stream, "stream");
         this.flush = Objects.requireNonNull(flush, "flush");
         if (warmup < 0 || reps < 1) throw new IllegalArgumentException("need warmup >= 0 and reps >= 1, got " + warmup + ", " + reps);
@@ -60,7 +60,7 @@ final class DeviceStageTimer implements StageTimer {
         stream.synchronize();
         double[] us = new double[reps];
         for (int r = 0; r < reps; r++) {
-            flush.fill((byte) r);
+            flush.run(r, stream);
             start.record(stream);
             work.run();
             end.record(stream);

@@ -121,7 +121,8 @@ public final class MoeBench {
         try {
             List<BenchRow> rows = bench.runAll();
             long flush = bench.rig == null ? 0 : bench.rig.flushBytes();
-            return new BenchReport(device, config.backend(), config, bench.hbm, peers, flush, rows);
+            String how = bench.rig == null ? "" : bench.rig.flushDescription();
+            return new BenchReport(device, config.backend(), config, bench.hbm, peers, flush, how, rows);
         } finally {
             if (bench.rig != null) bench.rig.close();
         }

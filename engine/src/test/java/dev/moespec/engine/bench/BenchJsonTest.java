@@ -20,7 +20,7 @@ class BenchJsonTest {
         Timing t = new Timing(100.0, 99.0, 20, "graph");
         BenchRow.Measured row = new BenchRow.Measured(BenchShape.MIXTRAL, BenchDtype.FP8BLOCK, 1, "x",
                 peers.row("mixtral", BenchDtype.FP8BLOCK, 1), 2, t, Optional.empty(), false, 1, 1, 1, 1, 1, OptionalDouble.empty(), "n/a: test");
-        BenchReport report = new BenchReport(DeviceProfiles.byName("h100").orElseThrow(), "x", config, peers.hbmPeak(), peers, 1 << 27, List.of(row));
+        BenchReport report = new BenchReport(DeviceProfiles.byName("h100").orElseThrow(), "x", config, peers.hbmPeak(), peers, 1 << 27, "128 MiB written", List.of(row));
         JsonNode r = BenchJson.toJson(report).get("rows").get(0);
         assertEquals(181.8 / 100, r.get("ratio").asDouble(), 1e-3);
         assertEquals(160.2, r.get("peer_best_fp8_us").asDouble(), 0.05); // the per-tensor fp8 peer is faster here
