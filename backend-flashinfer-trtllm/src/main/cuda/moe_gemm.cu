@@ -16,8 +16,10 @@
 // one activation group, so the re-quantisation of the intermediate (per row per 128 group) happens in the
 // epilogue and GEMM 2 reads e4m3 directly. Per-tensor: it writes fp32 and per-CTA amax partials (the tensor-wide
 // scale needs every CTA), and fi_quant_tensor_f32 quantises.
-// GEMM 2 (w2, K = I): epilogue multiplies by the router weight and accumulates into the fp32 [M, H] output with
-// atomic adds: the reduction over top-k, and split-K for small M (too few tiles to fill the GPU otherwise).
+// GEMM 2 (w2, K = I): the epilogue stores each (split, entry) partial row in bf16 to the workspace
+// [splits][M*k][H] (one writer per element, no atomics); fi_finalize_out (moe_quant.cu) then sums the top-k slots
+// and the split-K pieces in a fixed order with the router weights: a deterministic reduction, TRT-LLM's "finalize".
+// Split-K serves small M (too few tiles to fill the GPU otherwise).
 //
 // Tile order: m blocks fastest inside groups of 16, so that CTAs running together share weight tiles in L2.
 
@@ -179,18 +181,18 @@ __device__ __forceinline__ void fi_gemm1_impl(const uint8_t* __restrict__ a, con
     }
 }
 
-// GEMM 2 with router weights and top-k accumulation. One CTA: BM padded rows x 128 output columns over the K
-// tiles [blockIdx.y * kt_per_split, ...) (split-K). Grid: (max_m_blocks * ceil(H / 128), splits).
+// GEMM 2. One CTA: BM padded rows x 128 output columns over the K tiles [blockIdx.y * kt_per_split, ...)
+// (split-K). Grid: (max_m_blocks * ceil(H / 128), splits).
 //   a  e4m3 [cap, I] intermediate by padded row   a_scale BLOCK: [cap, I/128]; per-tensor [1]
 //   w  e4m3 [E, H, I]                             w_scale BLOCK: [E, H/128, I/128]; per-tensor [E]
-//   out_acc fp32 [M, H] += topk_w[entry] * row
+//   partial bf16 [splits, entries = M*k, H]: row (split, entry) = this split's share of expert(entry)(x), unweighted
 template <int BM, int STAGES, bool BLOCK>
 __device__ __forceinline__ void fi_gemm2_impl(const uint8_t* __restrict__ a, const float* __restrict__ a_scale,
                                               const uint8_t* __restrict__ w, const float* __restrict__ w_scale,
                                               const int* __restrict__ sorted_rows,
                                               const int* __restrict__ block_expert, const int* __restrict__ meta,
-                                              int topk, const float* __restrict__ topk_w, int I, int H,
-                                              int kt_per_split, float* __restrict__ out_acc) {
+                                              int entries, int I, int H, int kt_per_split,
+                                              __nv_bfloat16* __restrict__ partial) {
     using namespace moespec_fi;
     constexpr int BN = 128;
     using T = Tile<BM, BN>;
@@ -248,21 +250,11 @@ __device__ __forceinline__ void fi_gemm2_impl(const uint8_t* __restrict__ a, con
         for (int hf = 0; hf < 2; ++hf) {
             const int s = srow[wm * T::kWM + mt * 16 + hf * 8 + lane / 4];
             if (s < 0) continue;
-            const float rw = topk_w[s] * scale;
-            float* dst = out_acc + (int64_t)(s / topk) * H;
+            __nv_bfloat16* dst = partial + ((int64_t)blockIdx.y * entries + s) * H;
 #pragma unroll
             for (int nt = 0; nt < T::kNT; ++nt) {
                 const int col = n0 + wn * T::kWN + nt * 8 + (lane & 3) * 2;
-                if (col < H) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-                    // one 8-byte vector atomic (sm_90) instead of two scalar ones
-                    atomicAdd(reinterpret_cast<float2*>(dst + col),
-                              make_float2(acc[mt][nt][hf * 2] * rw, acc[mt][nt][hf * 2 + 1] * rw));
-#else
-                    atomicAdd(dst + col, acc[mt][nt][hf * 2] * rw);
-                    atomicAdd(dst + col + 1, acc[mt][nt][hf * 2 + 1] * rw);
-#endif
-                }
+                if (col < H) store_partial2(dst, col, acc[mt][nt][hf * 2] * scale, acc[mt][nt][hf * 2 + 1] * scale);
             }
         }
 }
@@ -274,13 +266,23 @@ __device__ __forceinline__ void fi_gemm2_impl(const uint8_t* __restrict__ a, con
         fi_gemm1_impl<BM, ST, BLK>(a, a_scale, w, w_scale, sorted_rows, block_expert, meta, topk, H, I, inter,      \
                                    inter_scale);                                                                     \
     }
+// Decode variant of GEMM 1 (16-row tiles, Hopper): 3 stages and at most 128 registers, so that 2 CTAs share an SM
+// (2 x 104 KiB of stages) and one streams weights while the other fills its pipeline or runs its epilogue; the
+// 4-stage kernel holds 1 CTA per SM (137 registers). The host picks per M (FlashInferTrtllmMoeKernel).
+#define FI_GEMM1_X2(NAME, BM, ST, BLK)                                                                               \
+    extern "C" __global__ void __launch_bounds__(256, 2) NAME(                                                     \
+        const uint8_t* a, const float* a_scale, const uint8_t* w, const float* w_scale, const int* sorted_rows,      \
+        const int* block_expert, const int* meta, int topk, int H, int I, void* inter, float* inter_scale) {         \
+        fi_gemm1_impl<BM, ST, BLK>(a, a_scale, w, w_scale, sorted_rows, block_expert, meta, topk, H, I, inter,      \
+                                   inter_scale);                                                                     \
+    }
 #define FI_GEMM2(NAME, BM, ST, BLK)                                                                                  \
     extern "C" __global__ void __launch_bounds__(256) NAME(                                                        \
         const uint8_t* a, const float* a_scale, const uint8_t* w, const float* w_scale, const int* sorted_rows,      \
-        const int* block_expert, const int* meta, int topk, const float* topk_w, int I, int H, int kt_per_split,    \
-        float* out_acc) {                                                                                            \
-        fi_gemm2_impl<BM, ST, BLK>(a, a_scale, w, w_scale, sorted_rows, block_expert, meta, topk, topk_w, I, H,     \
-                                   kt_per_split, out_acc);                                                          \
+        const int* block_expert, const int* meta, int entries, int I, int H, int kt_per_split,                      \
+        __nv_bfloat16* partial) {                                                                                    \
+        fi_gemm2_impl<BM, ST, BLK>(a, a_scale, w, w_scale, sorted_rows, block_expert, meta, entries, I, H,          \
+                                   kt_per_split, partial);                                                          \
     }
 
 FI_GEMM1(fi_gemm1_block_bm16_s2, 16, 2, true)
@@ -291,6 +293,8 @@ FI_GEMM1(fi_gemm1_tensor_bm16_s2, 16, 2, false)
 FI_GEMM1(fi_gemm1_tensor_bm16_s4, 16, 4, false)
 FI_GEMM1(fi_gemm1_tensor_bm64_s2, 64, 2, false)
 FI_GEMM1(fi_gemm1_tensor_bm64_s4, 64, 4, false)
+FI_GEMM1_X2(fi_gemm1_block_bm16_s3x2, 16, 3, true)
+FI_GEMM1_X2(fi_gemm1_tensor_bm16_s3x2, 16, 3, false)
 FI_GEMM2(fi_gemm2_block_bm16_s2, 16, 2, true)
 FI_GEMM2(fi_gemm2_block_bm16_s4, 16, 4, true)
 FI_GEMM2(fi_gemm2_block_bm64_s2, 64, 2, true)

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cuda_bf16.h>
 #include <cuda_fp8.h>
 
 namespace moespec_fi {
@@ -214,5 +215,11 @@ struct MainLoop {
 };
 
 __device__ __forceinline__ float silu(float g) { return g / (1.f + expf(-g)); }
+
+// GEMM 2's epilogue store: columns (col, col + 1) of one (split, entry) partial row, bf16. No atomics: each element
+// of the partial workspace [splits][M*k][H] has exactly one writer, and fi_finalize_out sums them in a fixed order.
+__device__ __forceinline__ void store_partial2(__nv_bfloat16* row, int col, float v0, float v1) {
+    *reinterpret_cast<__nv_bfloat162*>(row + col) = __floats2bfloat162_rn(v0, v1);
+}
 
 }  // namespace moespec_fi

@@ -16,8 +16,8 @@
 // epilogue) in two passes of 64: pass p's B tile is 64 gate + 64 up rows interleaved by 8, so SwiGLU happens in
 // registers; pass 0's 32 SwiGLU values per thread wait in registers for pass 1, then each row's amax over the 128
 // columns is a reduction over the 4 threads of a quad (a wgmma row lives in one quad).
-// GEMM 2: the epilogue multiplies by the router weight and accumulates pairs of columns with vector atomics
-// (atomicAdd on float2, sm_90).
+// GEMM 2: the epilogue stores bf16 partial rows per (split, entry), as moe_gemm.cu's (no atomics; fi_finalize_out
+// reduces them in a fixed order).
 
 #include "wgmma_ops.cuh"
 
@@ -222,7 +222,7 @@ __device__ __forceinline__ void fi_gemm1_wg_impl(const uint8_t* __restrict__ a, 
 #endif
 }
 
-// GEMM 2 with router weights and top-k accumulation, wgmma. One CTA: 128 padded rows x 128 output columns over
+// GEMM 2, wgmma. One CTA: 128 padded rows x 128 output columns over
 // the K tiles [blockIdx.y * kt_per_split, ...). Grid: (max_m_blocks * ceil(H / 128), splits). Arguments as
 // fi_gemm2_* of moe_gemm.cu.
 template <bool BLOCK>
@@ -230,8 +230,8 @@ __device__ __forceinline__ void fi_gemm2_wg_impl(const uint8_t* __restrict__ a, 
                                                  const uint8_t* __restrict__ w, const float* __restrict__ w_scale,
                                                  const int* __restrict__ sorted_rows,
                                                  const int* __restrict__ block_expert, const int* __restrict__ meta,
-                                                 int topk, const float* __restrict__ topk_w, int I, int H,
-                                                 int kt_per_split, float* __restrict__ out_acc) {
+                                                 int entries, int I, int H, int kt_per_split,
+                                                 __nv_bfloat16* __restrict__ partial) {
 #ifdef FI_WGMMA
     using namespace moespec_fi;
     using namespace moespec_fi::wg;
@@ -280,14 +280,11 @@ __device__ __forceinline__ void fi_gemm2_wg_impl(const uint8_t* __restrict__ a, 
     for (int hf = 0; hf < 2; ++hf) {
         const int s = srow[r_lo + 8 * hf];
         if (s < 0) continue;
-        const float rw = topk_w[s] * scale;
-        float* dst = out_acc + (int64_t)(s / topk) * H;
+        __nv_bfloat16* dst = partial + ((int64_t)blockIdx.y * entries + s) * H;
 #pragma unroll
         for (int j = 0; j < 16; ++j) {
             const int col = n0 + 8 * j + (lane & 3) * 2;
-            if (col < H)
-                atomicAdd(reinterpret_cast<float2*>(dst + col),
-                          make_float2(acc[4 * j + 2 * hf] * rw, acc[4 * j + 2 * hf + 1] * rw));
+            if (col < H) store_partial2(dst, col, acc[4 * j + 2 * hf] * scale, acc[4 * j + 2 * hf + 1] * scale);
         }
     }
 #else
@@ -305,10 +302,10 @@ __device__ __forceinline__ void fi_gemm2_wg_impl(const uint8_t* __restrict__ a, 
 #define FI_GEMM2_WG(NAME, BLK)                                                                                      \
     extern "C" __global__ void __launch_bounds__(256, 1) NAME(                                                     \
         const uint8_t* a, const float* a_scale, const uint8_t* w, const float* w_scale, const int* sorted_rows,      \
-        const int* block_expert, const int* meta, int topk, const float* topk_w, int I, int H, int kt_per_split,    \
-        float* out_acc) {                                                                                            \
-        fi_gemm2_wg_impl<BLK>(a, a_scale, w, w_scale, sorted_rows, block_expert, meta, topk, topk_w, I, H,          \
-                              kt_per_split, out_acc);                                                               \
+        const int* block_expert, const int* meta, int entries, int I, int H, int kt_per_split,                      \
+        __nv_bfloat16* partial) {                                                                                    \
+        fi_gemm2_wg_impl<BLK>(a, a_scale, w, w_scale, sorted_rows, block_expert, meta, entries, I, H, kt_per_split, \
+                              partial);                                                                              \
     }
 
 FI_GEMM1_WG(fi_gemm1_block_wg, true)

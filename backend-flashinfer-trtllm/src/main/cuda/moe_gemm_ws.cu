@@ -413,7 +413,7 @@ __device__ __forceinline__ void fi_gemm1_ws_impl(const uint8_t* __restrict__ a, 
 #endif
 }
 
-// GEMM 2 with router weights and top-k accumulation, warp-specialised and persistent. Tile: 128 padded rows x
+// GEMM 2, warp-specialised and persistent; bf16 partial rows per (split, entry) as moe_gemm.cu's. Tile: 128 padded rows x
 // kBN output columns (128 block-128, 256 per-tensor) over the K blocks of one split: tile t of split
 // t / (m blocks x n tiles) covers K blocks [split * kt_per_split, ...). Grid: at most one CTA per SM, 384 threads.
 template <bool BLOCK>
@@ -421,8 +421,8 @@ __device__ __forceinline__ void fi_gemm2_ws_impl(const uint8_t* __restrict__ a, 
                                                  const uint8_t* __restrict__ w, const float* __restrict__ w_scale,
                                                  const int* __restrict__ sorted_rows,
                                                  const int* __restrict__ block_expert, const int* __restrict__ meta,
-                                                 int topk, const float* __restrict__ topk_w, int I, int H,
-                                                 int kt_per_split, float* __restrict__ out_acc) {
+                                                 int entries, int I, int H, int kt_per_split,
+                                                 __nv_bfloat16* __restrict__ partial) {
 #ifdef FI_WGMMA
     using namespace moespec_fi;
     using namespace moespec_fi::ws;
@@ -491,14 +491,11 @@ __device__ __forceinline__ void fi_gemm2_ws_impl(const uint8_t* __restrict__ a, 
         for (int hf = 0; hf < 2; ++hf) {
             const int s = sorted_rows[m0 + r_lo + 8 * hf];
             if (s < 0) continue;
-            const float rw = topk_w[s] * scale;
-            float* dst = out_acc + (int64_t)(s / topk) * H;
+            __nv_bfloat16* dst = partial + ((int64_t)(t / tiles) * entries + s) * H;
 #pragma unroll
             for (int j = 0; j < C::kBN / 8; ++j) {
                 const int col = n0 + 8 * j + (lane & 3) * 2;
-                if (col < H)
-                    atomicAdd(reinterpret_cast<float2*>(dst + col),
-                              make_float2(acc[4 * j + 2 * hf] * rw, acc[4 * j + 2 * hf + 1] * rw));
+                if (col < H) store_partial2(dst, col, acc[4 * j + 2 * hf] * scale, acc[4 * j + 2 * hf + 1] * scale);
             }
         }
     }
@@ -517,10 +514,10 @@ __device__ __forceinline__ void fi_gemm2_ws_impl(const uint8_t* __restrict__ a, 
 #define FI_GEMM2_WS(NAME, BLK)                                                                                      \
     extern "C" __global__ void __launch_bounds__(384, 1) NAME(                                                     \
         const uint8_t* a, const float* a_scale, const uint8_t* w, const float* w_scale, const int* sorted_rows,      \
-        const int* block_expert, const int* meta, int topk, const float* topk_w, int I, int H, int kt_per_split,    \
-        float* out_acc) {                                                                                            \
-        fi_gemm2_ws_impl<BLK>(a, a_scale, w, w_scale, sorted_rows, block_expert, meta, topk, topk_w, I, H,          \
-                              kt_per_split, out_acc);                                                               \
+        const int* block_expert, const int* meta, int entries, int I, int H, int kt_per_split,                      \
+        __nv_bfloat16* partial) {                                                                                    \
+        fi_gemm2_ws_impl<BLK>(a, a_scale, w, w_scale, sorted_rows, block_expert, meta, entries, I, H, kt_per_split, \
+                              partial);                                                                              \
     }
 
 FI_GEMM1_WS(fi_gemm1_block_ws, true)

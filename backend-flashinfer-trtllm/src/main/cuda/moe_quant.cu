@@ -1,11 +1,13 @@
 // The element-wise stages of flashinfer_trtllm's MoE around the grouped GEMMs:
-//   fi_quant_hidden_block  : hidden bf16 [M,H] -> e4m3 + per-token 128-group scales, and zeroes the fp32 output
-//                            accumulator rows (fused: both touch [M,H] once per call)
+//   fi_quant_hidden_block  : hidden bf16 [M,H] -> e4m3 + per-token 128-group scales
 //   fi_amax_partial_bf16   : per-block amax of a bf16 tensor (FP8_PER_TENSOR's dynamic activation scale)
 //   fi_amax_finalize       : reduces partial amaxes to one scale = amax / 448 (1 for all zeros)
-//   fi_quant_tensor_bf16   : e4m3 with one device-side scale, and zeroes the output accumulator
+//   fi_quant_tensor_bf16   : e4m3 with one device-side scale
 //   fi_quant_tensor_f32    : the same for the fp32 SwiGLU intermediate, over the padded rows the GEMMs produced
-//   fi_finalize_out        : fp32 accumulator [M,H] -> bf16 out (the top-k sum was accumulated by GEMM 2)
+//   fi_finalize_out        : GEMM 2's bf16 partial rows [splits][M*k][H] -> bf16 out [M,H]: for each token, the sum
+//                            over top-k slots (slot order) of router weight x (sum over splits, split order), in
+//                            fp32: a fixed order, so the output is bit-identical from run to run and independent of
+//                            the other rows of the batch (TRT-LLM's "finalize")
 // Quantisation matches spi-moe's ActivationQuantizer: e4m3(x / scale), round to nearest, saturate.
 
 #include <cstdint>
@@ -17,10 +19,8 @@ constexpr float kE4m3MaxQ = 448.f;
 }
 
 // One warp per (token, 128-column group); H is a multiple of 128 (the provider's rule for fp8_block_128).
-//   out_acc [M, H] fp32 is zeroed here for GEMM 2's atomic top-k accumulation.
 extern "C" __global__ void fi_quant_hidden_block(const __nv_bfloat16* __restrict__ x, int num_tokens, int hidden,
-                                                 __nv_fp8_storage_t* __restrict__ out, float* __restrict__ scales,
-                                                 float* __restrict__ out_acc) {
+                                                 __nv_fp8_storage_t* __restrict__ out, float* __restrict__ scales) {
     const int groups = hidden / 128;
     const int64_t item = (int64_t)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
     if (item >= (int64_t)num_tokens * groups) return;
@@ -42,7 +42,6 @@ extern "C" __global__ void fi_quant_hidden_block(const __nv_bfloat16* __restrict
         packed |= (uint32_t)__nv_cvt_float_to_fp8(v[j] / scale, __NV_SATFINITE, __NV_E4M3) << (8 * j);
     }
     *reinterpret_cast<uint32_t*>(out + base) = packed;
-    *reinterpret_cast<float4*>(out_acc + base) = make_float4(0.f, 0.f, 0.f, 0.f);
     if (lane == 0) scales[token * groups + group] = scale;
 }
 
@@ -81,14 +80,12 @@ extern "C" __global__ void fi_amax_finalize(const float* __restrict__ partial, i
     if (threadIdx.x == 0) scale[0] = m > 0.f ? m / moespec_fi::kE4m3MaxQ : 1.f;
 }
 
-// out = e4m3(x / scale[0]) over n elements; out_acc[0, n) = 0 (n = M * H, the output accumulator's size).
+// out = e4m3(x / scale[0]) over n elements.
 extern "C" __global__ void fi_quant_tensor_bf16(const __nv_bfloat16* __restrict__ x, int64_t n,
-                                                const float* __restrict__ scale, __nv_fp8_storage_t* __restrict__ out,
-                                                float* __restrict__ out_acc) {
+                                                const float* __restrict__ scale, __nv_fp8_storage_t* __restrict__ out) {
     const float s = scale[0];
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
         out[i] = __nv_cvt_float_to_fp8(__bfloat162float(x[i]) / s, __NV_SATFINITE, __NV_E4M3);
-        out_acc[i] = 0.f;
     }
 }
 
@@ -102,14 +99,43 @@ extern "C" __global__ void fi_quant_tensor_f32(const float* __restrict__ x, cons
     }
 }
 
-// out[i] = bf16(acc[i]) for n elements (n a multiple of 4: H is a multiple of 16).
-extern "C" __global__ void fi_finalize_out(const float* __restrict__ acc, int64_t n, __nv_bfloat16* __restrict__ out) {
-    for (int64_t i = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) * 4; i < n; i += (int64_t)gridDim.x * blockDim.x * 4) {
-        const float4 v = *reinterpret_cast<const float4*>(acc + i);
-        __nv_bfloat162 a = __floats2bfloat162_rn(v.x, v.y), b = __floats2bfloat162_rn(v.z, v.w);
-        uint2 packed;
-        packed.x = *reinterpret_cast<uint32_t*>(&a);
-        packed.y = *reinterpret_cast<uint32_t*>(&b);
-        *reinterpret_cast<uint2*>(out + i) = packed;
+// out[t, c] = bf16( sum_{j < topk} topk_w[t*topk + j] * sum_{p < splits} partial[p, t*topk + j, c] ), fp32 sums in
+// that order. One thread per 8 columns of a token (16-byte loads and stores); H is a multiple of 16.
+//   partial bf16 [splits, M*topk, H] (GEMM 2; every element written, padding rows never)   out bf16 [M, H]
+extern "C" __global__ void fi_finalize_out(const __nv_bfloat16* __restrict__ partial, const float* __restrict__ topk_w,
+                                           int num_tokens, int topk, int hidden, int splits,
+                                           __nv_bfloat16* __restrict__ out) {
+    const int chunks = hidden / 8;
+    const int64_t entries = (int64_t)num_tokens * topk;
+    for (int64_t item = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; item < (int64_t)num_tokens * chunks;
+         item += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t t = item / chunks;
+        const int c = (int)(item % chunks) * 8;
+        float acc[8];
+#pragma unroll
+        for (int x = 0; x < 8; ++x) acc[x] = 0.f;
+        for (int j = 0; j < topk; ++j) {
+            const int64_t e = t * topk + j;
+            float p[8];
+#pragma unroll
+            for (int x = 0; x < 8; ++x) p[x] = 0.f;
+            for (int sp = 0; sp < splits; ++sp) {
+                const uint4 raw = *reinterpret_cast<const uint4*>(partial + ((int64_t)sp * entries + e) * hidden + c);
+                const __nv_bfloat162* v = reinterpret_cast<const __nv_bfloat162*>(&raw);
+#pragma unroll
+                for (int x = 0; x < 4; ++x) {
+                    p[2 * x] += __low2float(v[x]);
+                    p[2 * x + 1] += __high2float(v[x]);
+                }
+            }
+            const float wj = topk_w[e];
+#pragma unroll
+            for (int x = 0; x < 8; ++x) acc[x] = fmaf(wj, p[x], acc[x]);
+        }
+        uint4 packed;
+        __nv_bfloat162* o = reinterpret_cast<__nv_bfloat162*>(&packed);
+#pragma unroll
+        for (int x = 0; x < 4; ++x) o[x] = __floats2bfloat162_rn(acc[2 * x], acc[2 * x + 1]);
+        *reinterpret_cast<uint4*>(out + t * hidden + c) = packed;
     }
 }

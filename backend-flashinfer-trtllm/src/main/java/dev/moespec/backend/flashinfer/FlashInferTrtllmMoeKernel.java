@@ -22,8 +22,10 @@ import java.util.Set;
  * finalize). {@link #route}: top-k routing, then the token→expert permutation padded to the GEMM tile height, all
  * on the device. {@link #experts}: activation quantisation (per token per 128 columns, or per tensor), grouped
  * GEMM 1 on e4m3 tensor cores with SwiGLU and the intermediate's re-quantisation in its epilogue, grouped GEMM 2
- * accumulating {@code w_k * expert_k(x)} into an fp32 output, and the bf16 conversion. Six launches (ten per-tensor), no
- * allocation and no host synchronisation per call.
+ * writing one bf16 partial row per (split, token, slot), and the finalize that sums {@code w_k * expert_k(x)} over
+ * the slots and splits in a fixed order (no atomics: the output is bit-identical from run to run, and a row's output
+ * does not depend on the other rows of a call with the same M). Six launches (ten per-tensor), no allocation and no
+ * host synchronisation per call.
  *
  * <p>A kernel created in plan-only mode holds no device state: {@link #loadWeights} and the forward methods refuse
  * with {@link IllegalStateException}.
@@ -39,17 +41,29 @@ public final class FlashInferTrtllmMoeKernel implements StagedMoeKernel {
      */
     public static final String WARP_SPECIALISED_PROPERTY = "moespec.flashinfer.ws";
 
+    /**
+     * System property for A/B runs of the decode GEMM 1 (16-row tiles, Hopper): {@code true} the 3-stage kernel with 2
+     * CTAs per SM, {@code false} the 4-stage one with 1; unset: the measured default ({@link #decodeTwoPerSm}).
+     */
+    public static final String DECODE_X2_PROPERTY = "moespec.flashinfer.decodeX2";
+
+    /** System property for A/B runs: GEMM 2's split-K aims at this many waves of CTAs (default 2). */
+    public static final String SPLIT_WAVES_PROPERTY = "moespec.flashinfer.splitWaves";
+
     private final MoeLayerSpec layer;
     private final Device device; // null in plan-only mode
     private DeviceExpertWeights weights;
     private LaunchPlan routed;    // the plan of the last route(), null before the first
     private int forcedBm;        // 0: heuristic; tuning may force 16, 64 or 128
     private boolean warpSpecialised; // 128-row tiles on the warp-specialised kernels (else round 2's wgmma kernels)
+    private Boolean decodeX2;        // null: the measured default; else forced (tests, A/B)
 
     private FlashInferTrtllmMoeKernel(MoeLayerSpec layer, Device device) {
         this.layer = layer;
         this.device = device;
         this.warpSpecialised = !"false".equalsIgnoreCase(System.getProperty(WARP_SPECIALISED_PROPERTY, "true"));
+        String x2 = System.getProperty(DECODE_X2_PROPERTY);
+        this.decodeX2 = x2 == null ? null : Boolean.valueOf(x2);
     }
 
     /** A kernel that only describes itself ({@code moespec plan}): nothing is allocated on the device. */
@@ -101,6 +115,29 @@ public final class FlashInferTrtllmMoeKernel implements StagedMoeKernel {
         this.warpSpecialised = on;
     }
 
+    /**
+     * Forces the decode GEMM 1 (16-row tiles) onto the 3-stage 2-CTAs-per-SM kernel ({@code true}) or the 4-stage
+     * one ({@code false}); {@code null} restores the measured default. No effect where the device lacks the shared
+     * memory for two such CTAs per SM (only Hopper has it). For tests and A/B runs.
+     */
+    public void useDecodeTwoPerSm(Boolean on) {
+        this.decodeX2 = on;
+    }
+
+    /** Whether a call with {@code tokens} rows runs GEMM 1 on the 2-CTAs-per-SM decode kernel on this device. */
+    public boolean decodeTwoPerSm(int tokens) {
+        if (device == null) return false;
+        return decodeTwoPerSm(LaunchPlan.of(layer, tokens, device.multiprocessors, device.wgmma, forcedBm, device.splitWaves));
+    }
+
+    private boolean decodeTwoPerSm(LaunchPlan plan) {
+        if (device == null || device.gemm1Bm16X2 == null || plan.bm() != 16) return false;
+        return decodeX2 != null ? decodeX2 : DEFAULT_DECODE_X2;
+    }
+
+    /** The measured default of {@link #decodeTwoPerSm} (H100 A/B in README "Round 4"). */
+    static final boolean DEFAULT_DECODE_X2 = true;
+
     /** Whether 128-row tiles run on the warp-specialised persistent kernels. */
     public boolean usesWarpSpecialised() {
         return usesWgmma() && warpSpecialised;
@@ -144,7 +181,7 @@ public final class FlashInferTrtllmMoeKernel implements StagedMoeKernel {
                     + layer.maxTokens() + "; split the batch or create the kernel with MoeLayerSpec.withMaxTokens(" + m + ")");
         }
         Device d = requireReady("route");
-        LaunchPlan plan = LaunchPlan.of(layer, (int) m, d.multiprocessors, d.wgmma, forcedBm);
+        LaunchPlan plan = LaunchPlan.of(layer, (int) m, d.multiprocessors, d.wgmma, forcedBm, d.splitWaves);
         routed = plan;
         if (m == 0) return;
         d.launchRoute(layer, plan, routerLogits, stream);
@@ -168,7 +205,7 @@ public final class FlashInferTrtllmMoeKernel implements StagedMoeKernel {
                     + hidden.describe() + " and " + out.describe());
         }
         if (routed.tokens() == 0) return;
-        d.launchExperts(layer, routed, weights, hidden, out, warpSpecialised, stream);
+        d.launchExperts(layer, routed, weights, hidden, out, warpSpecialised, decodeTwoPerSm(routed), stream);
     }
 
     private Device requireDevice(String what) {
@@ -204,6 +241,8 @@ public final class FlashInferTrtllmMoeKernel implements StagedMoeKernel {
                 finalizeOut, gemm1Bm16, gemm1Bm64, gemm2Bm16, gemm2Bm64;
         final CudaFunction gemm1Wg, gemm2Wg; // null unless wgmma
         final CudaFunction gemm1Ws, gemm2Ws; // warp-specialised persistent (moe_gemm_ws.cu); null unless wgmma
+        final CudaFunction gemm1Bm16X2;      // 3 stages, 2 CTAs per SM; null where two such CTAs do not fit an SM
+        final int splitWaves;
 
         private Device(CudaContext ctx, MoeLayerSpec layer, CudaModule module) {
             this.ctx = ctx;
@@ -224,6 +263,17 @@ public final class FlashInferTrtllmMoeKernel implements StagedMoeKernel {
             gemm1Bm64 = gemm(module, "fi_gemm1_" + q + "_bm64_s" + stages, stageBytes(64, 256));
             gemm2Bm16 = gemm(module, "fi_gemm2_" + q + "_bm16_s" + stages, stageBytes(16, 128));
             gemm2Bm64 = gemm(module, "fi_gemm2_" + q + "_bm64_s" + stages, stageBytes(64, 128));
+            // Hopper-sized shared memory (the 4-stage case) holds two 3-stage 16-row CTAs per SM; Ada's does not
+            if (stages == 4) {
+                gemm1Bm16X2 = module.function("fi_gemm1_" + q + "_bm16_s3x2");
+                gemm1Bm16X2.setMaxDynamicSharedMemory(3 * stageBytes(16, 256));
+            } else {
+                gemm1Bm16X2 = null;
+            }
+            this.splitWaves = Integer.getInteger(SPLIT_WAVES_PROPERTY, LaunchPlan.DEFAULT_SPLIT_WAVES);
+            if (splitWaves < 1) {
+                throw new IllegalArgumentException(SPLIT_WAVES_PROPERTY + " must be at least 1, got " + splitWaves);
+            }
             // sm_90a SASS runs on sm_90 only (not on later majors); moespec.flashinfer.wgmma=false forces mma.sync (A/B runs)
             this.wgmma = ctx.info().smMajor() == 9 && ctx.info().smMinor() == 0
                     && !"false".equalsIgnoreCase(System.getProperty(WGMMA_PROPERTY, "true"));
@@ -239,7 +289,7 @@ public final class FlashInferTrtllmMoeKernel implements StagedMoeKernel {
             } else {
                 gemm1Wg = gemm2Wg = gemm1Ws = gemm2Ws = null;
             }
-            this.ws = new Workspace(ctx, layer);
+            this.ws = new Workspace(ctx, layer, LaunchPlan.partialRows(layer, multiprocessors, wgmma, splitWaves));
         }
 
         static Device open(MoeLayerSpec layer, int ordinal, ClassLoader loader) {
@@ -306,14 +356,18 @@ public final class FlashInferTrtllmMoeKernel implements StagedMoeKernel {
         }
 
         void launchExperts(MoeLayerSpec layer, LaunchPlan plan, DeviceExpertWeights w, Tensor hidden, Tensor out,
-                           boolean warpSpecialised, long stream) {
+                           boolean warpSpecialised, boolean decodeX2, long stream) {
             int m = plan.tokens(), h = layer.hiddenSize(), i = layer.intermediateSize(), k = layer.topK();
             long hiddenAddr = address(hidden);
             long mh = (long) m * h;
-            // 1. activations to e4m3 (+ zero the fp32 output accumulator)
+            if ((long) plan.splits() * m * k > ws.partialRows) { // checked before any launch: GEMM 2 would write past the workspace
+                throw new IllegalStateException("GEMM 2 needs " + plan.splits() + " x " + m * k + " partial rows but the workspace holds "
+                        + ws.partialRows + " (sized at load from maxTokens=" + layer.maxTokens() + "); this is a bug in LaunchPlan.partialRows");
+            }
+            // 1. activations to e4m3
             if (block) {
                 quantHiddenBlock.launch(Dim3.gridFor((long) m * (h / 128), 8), Dim3.of(256), 0, stream,
-                        KernelArgs.create().ptr(hiddenAddr).i32(m).i32(h).ptr(ws.hiddenQ).ptr(ws.hiddenScale).ptr(ws.outAcc));
+                        KernelArgs.create().ptr(hiddenAddr).i32(m).i32(h).ptr(ws.hiddenQ).ptr(ws.hiddenScale));
             } else {
                 int blocks = (int) Math.min(Workspace.AMAX_BLOCKS, LaunchPlan.ceilDiv(mh, 256));
                 amaxPartial.launch(Dim3.of(blocks), Dim3.of(256), 0, stream,
@@ -321,7 +375,7 @@ public final class FlashInferTrtllmMoeKernel implements StagedMoeKernel {
                 amaxFinalize.launch(Dim3.of(1), Dim3.of(256), 0, stream,
                         KernelArgs.create().ptr(ws.amaxPartial).i32(blocks).ptr(ws.hiddenScale.address()));
                 quantTensorBf16.launch(Dim3.of(grid(mh)), Dim3.of(256), 0, stream,
-                        KernelArgs.create().ptr(hiddenAddr).i64(mh).ptr(ws.hiddenScale.address()).ptr(ws.hiddenQ).ptr(ws.outAcc));
+                        KernelArgs.create().ptr(hiddenAddr).i64(mh).ptr(ws.hiddenScale.address()).ptr(ws.hiddenQ));
             }
             // 2. GEMM 1 + SwiGLU (+ block re-quantisation of the intermediate)
             int g1Grid = plan.maxBlocks() * plan.gemm1Tiles();
@@ -338,6 +392,10 @@ public final class FlashInferTrtllmMoeKernel implements StagedMoeKernel {
             boolean wg = plan.bm() == 128;
             boolean persistent = wg && warpSpecialised;
             int g1Threads = 256, g1Smem = wg ? WGMMA_SMEM_BYTES : stageBytes(plan.bm(), 256) * stages;
+            if (plan.bm() == 16 && decodeX2) {
+                g1 = gemm1Bm16X2;
+                g1Smem = 3 * stageBytes(16, 256);
+            }
             if (persistent) {
                 // persistent: at most one CTA per SM walks the tiles (the real count is read on the device)
                 g1 = gemm1Ws;
@@ -358,7 +416,7 @@ public final class FlashInferTrtllmMoeKernel implements StagedMoeKernel {
                 quantTensorF32.launch(Dim3.of(grid(cap)), Dim3.of(256), 0, stream,
                         KernelArgs.create().ptr(ws.inter).ptr(ws.meta).i32(i).ptr(interScaleAddr).ptr(ws.interQ));
             }
-            // 4. GEMM 2 with router weights, accumulated over top-k (and split-K) into the fp32 output
+            // 4. GEMM 2: one bf16 partial row per (split, token, slot)
             Dim3 g2Grid = Dim3.of(plan.maxBlocks() * plan.gemm2Tiles(), plan.splits());
             int g2Threads = 256, g2Smem = wg ? WGMMA_SMEM_BYTES : stageBytes(plan.bm(), 128) * stages;
             if (persistent) {
@@ -370,11 +428,11 @@ public final class FlashInferTrtllmMoeKernel implements StagedMoeKernel {
             }
             g2.launch(g2Grid, Dim3.of(g2Threads), g2Smem, stream,
                     KernelArgs.create().ptr(ws.interQ).ptr(block ? ws.interScale.address() : interScaleAddr).ptr(w.w2()).ptr(w.w2Scale())
-                            .ptr(ws.sortedRows).ptr(ws.blockExpert).ptr(ws.meta).i32(k).ptr(ws.topkWeights).i32(i).i32(h)
-                            .i32(plan.ktPerSplit()).ptr(ws.outAcc));
-            // 5. fp32 -> bf16
-            finalizeOut.launch(Dim3.of(grid(mh / 4)), Dim3.of(256), 0, stream,
-                    KernelArgs.create().ptr(ws.outAcc).i64(mh).ptr(address(out)));
+                            .ptr(ws.sortedRows).ptr(ws.blockExpert).ptr(ws.meta).i32(m * k).i32(i).i32(h)
+                            .i32(plan.ktPerSplit()).ptr(ws.partial));
+            // 5. finalize: out = sum over slots (in order) of router weight x sum over splits (in order), to bf16
+            finalizeOut.launch(Dim3.of(grid(mh / 8)), Dim3.of(256), 0, stream,
+                    KernelArgs.create().ptr(ws.partial).ptr(ws.topkWeights).i32(m).i32(k).i32(h).i32(plan.splits()).ptr(address(out)));
         }
 
         /** A grid-stride kernel's grid: enough blocks of 256 for n items, at most 8 waves of 132 SMs. */

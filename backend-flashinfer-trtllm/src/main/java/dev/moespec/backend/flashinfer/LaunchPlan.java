@@ -12,7 +12,8 @@ import dev.moespec.moe.MoeLayerSpec;
  * @param maxBlocks   an upper bound on the BM-row blocks: {@code ceil(M*k / bm) + min(E, M*k)}
  * @param gemm1Tiles  CTAs of GEMM 1 per block row: {@code ceil(I / 128)} (128 intermediate columns each)
  * @param gemm2Tiles  CTAs of GEMM 2 per block row: {@code ceil(H / 128)}
- * @param splits      split-K factor of GEMM 2 (its epilogue accumulates atomically anyway)
+ * @param splits      split-K factor of GEMM 2: each split writes its own bf16 partial rows, which
+ *                    {@code fi_finalize_out} sums in split order (deterministic; a function of M alone)
  * @param ktPerSplit  K tiles of 128 per split
  */
 record LaunchPlan(int tokens, int bm, int maxBlocks, int gemm1Tiles, int gemm2Tiles, int splits, int ktPerSplit) {
@@ -27,15 +28,24 @@ record LaunchPlan(int tokens, int bm, int maxBlocks, int gemm1Tiles, int gemm2Ti
      */
     static final int WGMMA_ROWS_PER_EXPERT = 64;
 
+    /** GEMM 2 CTAs aimed at, in waves of the GPU, before split-K stops (the default of {@link #of}). */
+    static final int DEFAULT_SPLIT_WAVES = 2;
+
     static LaunchPlan of(MoeLayerSpec layer, int tokens, int multiprocessors, boolean wgmma) {
         return of(layer, tokens, multiprocessors, wgmma, 0);
     }
 
+    static LaunchPlan of(MoeLayerSpec layer, int tokens, int multiprocessors, boolean wgmma, int forcedBm) {
+        return of(layer, tokens, multiprocessors, wgmma, forcedBm, DEFAULT_SPLIT_WAVES);
+    }
+
     /**
      * @param wgmma    the device runs the sm_90a wgmma kernels (tile height 128)
-     * @param forcedBm 16, 64 or (with wgmma) 128 to override the choice (tuning), 0 for the heuristic
+     * @param forcedBm   16, 64 or (with wgmma) 128 to override the choice (tuning), 0 for the heuristic
+     * @param splitWaves GEMM 2 split-K aims at {@code splitWaves x multiprocessors} CTAs (at least 1)
      */
-    static LaunchPlan of(MoeLayerSpec layer, int tokens, int multiprocessors, boolean wgmma, int forcedBm) {
+    static LaunchPlan of(MoeLayerSpec layer, int tokens, int multiprocessors, boolean wgmma, int forcedBm, int splitWaves) {
+        if (splitWaves < 1) throw new IllegalArgumentException("splitWaves must be at least 1, got " + splitWaves);
         if (forcedBm == 128 && !wgmma) {
             throw new IllegalArgumentException("tile rows 128 need the wgmma kernels, i.e. an sm_90 device; use 16 or 64 here");
         }
@@ -48,9 +58,9 @@ record LaunchPlan(int tokens, int bm, int maxBlocks, int gemm1Tiles, int gemm2Ti
         int g1 = ceilDiv(layer.intermediateSize(), 128);
         int g2 = ceilDiv(layer.hiddenSize(), 128);
         int kTiles = ceilDiv(layer.intermediateSize(), 128);
-        // enough CTAs for two waves of the GPU, but at least two K tiles per split
+        // enough CTAs for splitWaves waves of the GPU, but at least two K tiles per split
         long ctas = (long) Math.max(maxBlocks, 1) * g2;
-        int splits = (int) Math.max(1, Math.min(ceilDiv(2L * Math.max(multiprocessors, 1), ctas), kTiles / 2));
+        int splits = (int) Math.max(1, Math.min(ceilDiv((long) splitWaves * Math.max(multiprocessors, 1), ctas), kTiles / 2));
         int perSplit = ceilDiv(kTiles, splits);
         splits = ceilDiv(kTiles, perSplit);
         return new LaunchPlan(tokens, bm, maxBlocks, g1, g2, splits, perSplit);
@@ -68,6 +78,23 @@ record LaunchPlan(int tokens, int bm, int maxBlocks, int gemm1Tiles, int gemm2Ti
     /** The most BM-row blocks any call can make (16-row tiles, maxTokens). */
     static int blockCapacity(MoeLayerSpec layer) {
         return Math.toIntExact(rowCapacity(layer) / 16);
+    }
+
+    /**
+     * Rows of GEMM 2's partial workspace ({@code [splits][M*k][H]}) that every call up to {@code maxTokens} fits in,
+     * with any tile height this device may run (the split factor depends on it through the block count): the most
+     * {@code splits x M x k} over M = 1..maxTokens. Computed once at load, so that forward allocates nothing.
+     */
+    static long partialRows(MoeLayerSpec layer, int multiprocessors, boolean wgmma, int splitWaves) {
+        int[] heights = wgmma ? new int[]{0, 16, 64, 128} : new int[]{0, 16, 64};
+        long most = 0;
+        for (int m = 1; m <= layer.maxTokens(); m++) {
+            for (int bm : heights) {
+                LaunchPlan p = of(layer, m, multiprocessors, wgmma, bm, splitWaves);
+                most = Math.max(most, (long) p.splits() * m * layer.topK());
+            }
+        }
+        return most;
     }
 
     static int ceilDiv(int a, int b) {

@@ -28,11 +28,16 @@ final class Workspace implements AutoCloseable {
     final DeviceBuffer interQ;       // per-tensor: e4m3 [cap, I]; block: same buffer as inter
     final DeviceBuffer interScale;   // block: float [cap, ceil(I/128)]; per-tensor: GEMM 1 amax partials
     final DeviceBuffer amaxPartial;  // per-tensor: float [AMAX_BLOCKS]
-    final DeviceBuffer outAcc;       // float [maxTokens, H]
+    final DeviceBuffer partial;      // bf16  [partialRows, H]: GEMM 2's rows per (split, entry), summed by fi_finalize_out
+    final long partialRows;
     final DeviceBuffer bias;         // float [E] (sigmoid routing's correction bias; zeros otherwise)
     private final List<DeviceBuffer> owned = new ArrayList<>();
 
-    Workspace(CudaContext ctx, MoeLayerSpec layer) {
+    /**
+     * @param partialRows rows of GEMM 2's partial workspace ({@link LaunchPlan#partialRows}): the most
+     *                    {@code splits x M x k} any call can produce
+     */
+    Workspace(CudaContext ctx, MoeLayerSpec layer, long partialRows) {
         long mk = (long) layer.maxTokens() * layer.topK();
         long cap = LaunchPlan.rowCapacity(layer);
         int h = layer.hiddenSize(), i = layer.intermediateSize(), iGroups = LaunchPlan.ceilDiv(i, 128);
@@ -49,7 +54,8 @@ final class Workspace implements AutoCloseable {
             interQ = block ? inter : alloc(ctx, cap * i);
             interScale = alloc(ctx, 4L * (block ? cap * iGroups : (long) LaunchPlan.blockCapacity(layer) * iGroups));
             amaxPartial = alloc(ctx, 4L * AMAX_BLOCKS);
-            outAcc = alloc(ctx, 4L * layer.maxTokens() * h);
+            this.partialRows = partialRows;
+            partial = alloc(ctx, 2L * Math.max(partialRows, 1) * h);
             bias = alloc(ctx, 4L * layer.numExperts());
             uploadBias(ctx, layer);
         } catch (RuntimeException e) {

@@ -89,19 +89,35 @@ class FlashInferVsReferenceGpuTest {
                 Arguments.of(new MoeLayerSpec(2, 2, 256, 256, MoeLayerSpec.Activation.SILU, softmax, q, 300), 257, new int[0])));
     }
 
+    /**
+     * The two decode GEMM 1 kernels (16-row tiles): 4 stages, 1 CTA per SM, and 3 stages, 2 CTAs per SM (Hopper only;
+     * elsewhere both run the former). M = 1 (split-K over 8 K tiles) and M = 40 (several 16-row blocks per expert).
+     */
+    static Stream<Arguments> decodeLayers() {
+        Routing softmax = new Routing.SoftmaxTopK(true);
+        return Stream.of(QuantScheme.FP8_BLOCK_128, QuantScheme.FP8_PER_TENSOR).flatMap(q -> Stream.of(1, 40).flatMap(m -> Stream.of(true, false)
+                .map(x2 -> Arguments.of(new MoeLayerSpec(8, 2, 512, 1024, MoeLayerSpec.Activation.SILU, softmax, q, 64), m, x2))));
+    }
+
+    @ParameterizedTest(name = "{0} M={1} bm=16 two CTAs per SM={2}")
+    @MethodSource("decodeLayers")
+    void decodeKernelsMatchCpuReference(MoeLayerSpec layer, int m, boolean twoPerSm) throws Exception {
+        check(layer, m, 16, true, new int[0], twoPerSm);
+    }
+
     @ParameterizedTest(name = "{0} M={1} bm=128 warp-specialised, experts without tokens {2}")
     @MethodSource("warpSpecialisedLayers")
     void warpSpecialisedMatchesCpuReference(MoeLayerSpec layer, int m, int[] silent) throws Exception {
-        check(layer, m, 128, true, silent);
+        check(layer, m, 128, true, silent, null);
     }
 
     @ParameterizedTest(name = "{0} M={1} bm={2} ws={3}")
     @MethodSource("layers")
     void matchesCpuReference(MoeLayerSpec layer, int m, int bm, boolean warpSpecialised) throws Exception {
-        check(layer, m, bm, warpSpecialised, new int[0]);
+        check(layer, m, bm, warpSpecialised, new int[0], null);
     }
 
-    private static void check(MoeLayerSpec layer, int m, int bm, boolean warpSpecialised, int[] silent) throws Exception {
+    private static void check(MoeLayerSpec layer, int m, int bm, boolean warpSpecialised, int[] silent, Boolean twoPerSm) throws Exception {
         try (Arena arena = Arena.ofConfined()) {
             MoeWeights weights = Fp8TestWeights.quantised(arena, layer, 42);
             SplittableRandom random = new SplittableRandom(m * 31L + layer.numExperts());
@@ -124,6 +140,9 @@ class FlashInferVsReferenceGpuTest {
                 Assumptions.assumeTrue(bm != 128 || kernel.usesWgmma(), "128-row tiles are the wgmma kernels: sm_90 only");
                 kernel.forceTileRows(bm);
                 kernel.useWarpSpecialised(warpSpecialised);
+                kernel.useDecodeTwoPerSm(twoPerSm);
+                assertTrue(twoPerSm == null || !kernel.usesWgmma() || kernel.decodeTwoPerSm(m) == twoPerSm,
+                        "the forced decode GEMM 1 kernel is the one that runs on sm_90");
                 assertTrue(bm != 128 || kernel.usesWarpSpecialised() == warpSpecialised, "warp-specialised kernels on sm_90");
                 kernel.loadWeights(weights);
                 new DeviceHarness(Cuda.detectDevice().ordinal()).forward(kernel, hidden, routerLogits, out);
@@ -138,7 +157,7 @@ class FlashInferVsReferenceGpuTest {
             double error = Math.sqrt(diff / norm);
             double bound = MoeBackendConformanceKit.tolerance(layer.quant());
             System.out.printf(Locale.ROOT, "flashinfer_trtllm vs cpu_reference: %s M=%d bm=%d%s rel.err %.3e%n", layer.describe(), m, bm,
-                    bm == 128 ? (warpSpecialised ? " ws" : " wg") : "", error);
+                    bm == 128 ? (warpSpecialised ? " ws" : " wg") : twoPerSm == null ? "" : twoPerSm ? " x2" : " x1", error);
             assertTrue(error <= bound, () -> String.format(Locale.ROOT, "relative error %.3e exceeds %.0e for %s M=%d", error, bound, layer.describe(), m));
         }
     }

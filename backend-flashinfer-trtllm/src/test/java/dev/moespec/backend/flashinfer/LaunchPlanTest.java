@@ -66,4 +66,33 @@ class LaunchPlanTest {
         LaunchPlan prefill = LaunchPlan.of(layer, 4096, 132, true);
         assertEquals(1, prefill.splits());
     }
+
+    @Test
+    void partialWorkspaceHoldsEverySplitOfEveryM() {
+        MoeLayerSpec layer = qwen3(300);
+        for (int waves : new int[]{1, 2, 4}) {
+            for (boolean wgmma : new boolean[]{true, false}) {
+                long rows = LaunchPlan.partialRows(layer, 132, wgmma, waves);
+                // splits == 1 at maxTokens: at least one partial row per (token, slot)
+                assertTrue(rows >= 300L * 8, "waves " + waves + ": " + rows);
+                for (int m = 1; m <= 300; m++) {
+                    for (int bm : wgmma ? new int[]{0, 16, 64, 128} : new int[]{0, 16, 64}) {
+                        LaunchPlan p = LaunchPlan.of(layer, m, 132, wgmma, bm, waves);
+                        assertTrue((long) p.splits() * m * 8 <= rows, "M=" + m + " bm=" + bm + " waves=" + waves + ": " + p + " > " + rows);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void moreSplitWavesSplitSmallMFurther_neverBelowTwoKTilesASplit() {
+        MoeLayerSpec mixtral = new MoeLayerSpec(8, 2, 4096, 14336, MoeLayerSpec.Activation.SILU, new Routing.SoftmaxTopK(true),
+                QuantScheme.FP8_BLOCK_128, 256);
+        LaunchPlan two = LaunchPlan.of(mixtral, 1, 132, true, 0, 2);
+        LaunchPlan four = LaunchPlan.of(mixtral, 1, 132, true, 0, 4);
+        assertTrue(four.splits() > two.splits(), two + " vs " + four);
+        assertTrue(four.ktPerSplit() >= 2, four.toString());
+        assertThrows(IllegalArgumentException.class, () -> LaunchPlan.of(mixtral, 1, 132, true, 0, 0));
+    }
 }
