@@ -185,14 +185,14 @@ __device__ __forceinline__ void fi_gemm1_impl(const uint8_t* __restrict__ a, con
 // (split-K). Grid: (max_m_blocks * ceil(H / 128), splits).
 //   a  e4m3 [cap, I] intermediate by padded row   a_scale BLOCK: [cap, I/128]; per-tensor [1]
 //   w  e4m3 [E, H, I]                             w_scale BLOCK: [E, H/128, I/128]; per-tensor [E]
-//   partial bf16 [splits, entries = M*k, H]: row (split, entry) = this split's share of expert(entry)(x), unweighted
+//   partial fp32 [splits, entries = M*k, H]: row (split, entry) = this split's share of expert(entry)(x), unweighted
 template <int BM, int STAGES, bool BLOCK>
 __device__ __forceinline__ void fi_gemm2_impl(const uint8_t* __restrict__ a, const float* __restrict__ a_scale,
                                               const uint8_t* __restrict__ w, const float* __restrict__ w_scale,
                                               const int* __restrict__ sorted_rows,
                                               const int* __restrict__ block_expert, const int* __restrict__ meta,
                                               int entries, int I, int H, int kt_per_split,
-                                              __nv_bfloat16* __restrict__ partial) {
+                                              float* __restrict__ partial) {
     using namespace moespec_fi;
     constexpr int BN = 128;
     using T = Tile<BM, BN>;
@@ -250,7 +250,7 @@ __device__ __forceinline__ void fi_gemm2_impl(const uint8_t* __restrict__ a, con
         for (int hf = 0; hf < 2; ++hf) {
             const int s = srow[wm * T::kWM + mt * 16 + hf * 8 + lane / 4];
             if (s < 0) continue;
-            __nv_bfloat16* dst = partial + ((int64_t)blockIdx.y * entries + s) * H;
+            float* dst = partial + ((int64_t)blockIdx.y * entries + s) * H;
 #pragma unroll
             for (int nt = 0; nt < T::kNT; ++nt) {
                 const int col = n0 + wn * T::kWN + nt * 8 + (lane & 3) * 2;
@@ -280,7 +280,7 @@ __device__ __forceinline__ void fi_gemm2_impl(const uint8_t* __restrict__ a, con
     extern "C" __global__ void __launch_bounds__(256) NAME(                                                        \
         const uint8_t* a, const float* a_scale, const uint8_t* w, const float* w_scale, const int* sorted_rows,      \
         const int* block_expert, const int* meta, int entries, int I, int H, int kt_per_split,                      \
-        __nv_bfloat16* partial) {                                                                                    \
+        float* partial) {                                                                                    \
         fi_gemm2_impl<BM, ST, BLK>(a, a_scale, w, w_scale, sorted_rows, block_expert, meta, entries, I, H,          \
                                    kt_per_split, partial);                                                          \
     }

@@ -16,7 +16,7 @@
 // epilogue) in two passes of 64: pass p's B tile is 64 gate + 64 up rows interleaved by 8, so SwiGLU happens in
 // registers; pass 0's 32 SwiGLU values per thread wait in registers for pass 1, then each row's amax over the 128
 // columns is a reduction over the 4 threads of a quad (a wgmma row lives in one quad).
-// GEMM 2: the epilogue stores bf16 partial rows per (split, entry), as moe_gemm.cu's (no atomics; fi_finalize_out
+// GEMM 2: the epilogue stores fp32 partial rows per (split, entry), as moe_gemm.cu's (no atomics; fi_finalize_out
 // reduces them in a fixed order).
 
 #include "wgmma_ops.cuh"
@@ -231,7 +231,7 @@ __device__ __forceinline__ void fi_gemm2_wg_impl(const uint8_t* __restrict__ a, 
                                                  const int* __restrict__ sorted_rows,
                                                  const int* __restrict__ block_expert, const int* __restrict__ meta,
                                                  int entries, int I, int H, int kt_per_split,
-                                                 __nv_bfloat16* __restrict__ partial) {
+                                                 float* __restrict__ partial) {
 #ifdef FI_WGMMA
     using namespace moespec_fi;
     using namespace moespec_fi::wg;
@@ -280,7 +280,7 @@ __device__ __forceinline__ void fi_gemm2_wg_impl(const uint8_t* __restrict__ a, 
     for (int hf = 0; hf < 2; ++hf) {
         const int s = srow[r_lo + 8 * hf];
         if (s < 0) continue;
-        __nv_bfloat16* dst = partial + ((int64_t)blockIdx.y * entries + s) * H;
+        float* dst = partial + ((int64_t)blockIdx.y * entries + s) * H;
 #pragma unroll
         for (int j = 0; j < 16; ++j) {
             const int col = n0 + 8 * j + (lane & 3) * 2;
@@ -303,7 +303,7 @@ __device__ __forceinline__ void fi_gemm2_wg_impl(const uint8_t* __restrict__ a, 
     extern "C" __global__ void __launch_bounds__(256, 1) NAME(                                                     \
         const uint8_t* a, const float* a_scale, const uint8_t* w, const float* w_scale, const int* sorted_rows,      \
         const int* block_expert, const int* meta, int entries, int I, int H, int kt_per_split,                      \
-        __nv_bfloat16* partial) {                                                                                    \
+        float* partial) {                                                                                    \
         fi_gemm2_wg_impl<BLK>(a, a_scale, w, w_scale, sorted_rows, block_expert, meta, entries, I, H, kt_per_split, \
                               partial);                                                                              \
     }

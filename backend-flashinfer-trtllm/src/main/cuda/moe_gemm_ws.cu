@@ -413,7 +413,7 @@ __device__ __forceinline__ void fi_gemm1_ws_impl(const uint8_t* __restrict__ a, 
 #endif
 }
 
-// GEMM 2, warp-specialised and persistent; bf16 partial rows per (split, entry) as moe_gemm.cu's. Tile: 128 padded rows x
+// GEMM 2, warp-specialised and persistent; fp32 partial rows per (split, entry) as moe_gemm.cu's. Tile: 128 padded rows x
 // kBN output columns (128 block-128, 256 per-tensor) over the K blocks of one split: tile t of split
 // t / (m blocks x n tiles) covers K blocks [split * kt_per_split, ...). Grid: at most one CTA per SM, 384 threads.
 template <bool BLOCK>
@@ -422,7 +422,7 @@ __device__ __forceinline__ void fi_gemm2_ws_impl(const uint8_t* __restrict__ a, 
                                                  const int* __restrict__ sorted_rows,
                                                  const int* __restrict__ block_expert, const int* __restrict__ meta,
                                                  int entries, int I, int H, int kt_per_split,
-                                                 __nv_bfloat16* __restrict__ partial) {
+                                                 float* __restrict__ partial) {
 #ifdef FI_WGMMA
     using namespace moespec_fi;
     using namespace moespec_fi::ws;
@@ -491,7 +491,7 @@ __device__ __forceinline__ void fi_gemm2_ws_impl(const uint8_t* __restrict__ a, 
         for (int hf = 0; hf < 2; ++hf) {
             const int s = sorted_rows[m0 + r_lo + 8 * hf];
             if (s < 0) continue;
-            __nv_bfloat16* dst = partial + ((int64_t)(t / tiles) * entries + s) * H;
+            float* dst = partial + ((int64_t)(t / tiles) * entries + s) * H;
 #pragma unroll
             for (int j = 0; j < C::kBN / 8; ++j) {
                 const int col = n0 + 8 * j + (lane & 3) * 2;
@@ -515,7 +515,7 @@ __device__ __forceinline__ void fi_gemm2_ws_impl(const uint8_t* __restrict__ a, 
     extern "C" __global__ void __launch_bounds__(384, 1) NAME(                                                     \
         const uint8_t* a, const float* a_scale, const uint8_t* w, const float* w_scale, const int* sorted_rows,      \
         const int* block_expert, const int* meta, int entries, int I, int H, int kt_per_split,                      \
-        __nv_bfloat16* partial) {                                                                                    \
+        float* partial) {                                                                                    \
         fi_gemm2_ws_impl<BLK>(a, a_scale, w, w_scale, sorted_rows, block_expert, meta, entries, I, H, kt_per_split, \
                               partial);                                                                              \
     }

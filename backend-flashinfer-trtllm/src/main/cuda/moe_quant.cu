@@ -4,7 +4,7 @@
 //   fi_amax_finalize       : reduces partial amaxes to one scale = amax / 448 (1 for all zeros)
 //   fi_quant_tensor_bf16   : e4m3 with one device-side scale
 //   fi_quant_tensor_f32    : the same for the fp32 SwiGLU intermediate, over the padded rows the GEMMs produced
-//   fi_finalize_out        : GEMM 2's bf16 partial rows [splits][M*k][H] -> bf16 out [M,H]: for each token, the sum
+//   fi_finalize_out        : GEMM 2's fp32 partial rows [splits][M*k][H] -> bf16 out [M,H]: for each token, the sum
 //                            over top-k slots (slot order) of router weight x (sum over splits, split order), in
 //                            fp32: a fixed order, so the output is bit-identical from run to run and independent of
 //                            the other rows of the batch (TRT-LLM's "finalize")
@@ -100,9 +100,10 @@ extern "C" __global__ void fi_quant_tensor_f32(const float* __restrict__ x, cons
 }
 
 // out[t, c] = bf16( sum_{j < topk} topk_w[t*topk + j] * sum_{p < splits} partial[p, t*topk + j, c] ), fp32 sums in
-// that order. One thread per 8 columns of a token (16-byte loads and stores); H is a multiple of 16.
-//   partial bf16 [splits, M*topk, H] (GEMM 2; every element written, padding rows never)   out bf16 [M, H]
-extern "C" __global__ void fi_finalize_out(const __nv_bfloat16* __restrict__ partial, const float* __restrict__ topk_w,
+// that order. One thread per 8 columns of a token (two 16-byte loads per partial row, one 16-byte store); H is a
+// multiple of 16.
+//   partial fp32 [splits, M*topk, H] (GEMM 2; every element written, padding rows never)   out bf16 [M, H]
+extern "C" __global__ void fi_finalize_out(const float* __restrict__ partial, const float* __restrict__ topk_w,
                                            int num_tokens, int topk, int hidden, int splits,
                                            __nv_bfloat16* __restrict__ out) {
     const int chunks = hidden / 8;
@@ -120,13 +121,10 @@ extern "C" __global__ void fi_finalize_out(const __nv_bfloat16* __restrict__ par
 #pragma unroll
             for (int x = 0; x < 8; ++x) p[x] = 0.f;
             for (int sp = 0; sp < splits; ++sp) {
-                const uint4 raw = *reinterpret_cast<const uint4*>(partial + ((int64_t)sp * entries + e) * hidden + c);
-                const __nv_bfloat162* v = reinterpret_cast<const __nv_bfloat162*>(&raw);
-#pragma unroll
-                for (int x = 0; x < 4; ++x) {
-                    p[2 * x] += __low2float(v[x]);
-                    p[2 * x + 1] += __high2float(v[x]);
-                }
+                const float4* row = reinterpret_cast<const float4*>(partial + ((int64_t)sp * entries + e) * hidden + c);
+                const float4 a = row[0], b = row[1];
+                p[0] += a.x; p[1] += a.y; p[2] += a.z; p[3] += a.w;
+                p[4] += b.x; p[5] += b.y; p[6] += b.z; p[7] += b.w;
             }
             const float wj = topk_w[e];
 #pragma unroll

@@ -22,7 +22,7 @@ import java.util.Set;
  * finalize). {@link #route}: top-k routing, then the token→expert permutation padded to the GEMM tile height, all
  * on the device. {@link #experts}: activation quantisation (per token per 128 columns, or per tensor), grouped
  * GEMM 1 on e4m3 tensor cores with SwiGLU and the intermediate's re-quantisation in its epilogue, grouped GEMM 2
- * writing one bf16 partial row per (split, token, slot), and the finalize that sums {@code w_k * expert_k(x)} over
+ * writing one fp32 partial row per (split, token, slot), and the finalize that sums {@code w_k * expert_k(x)} over
  * the slots and splits in a fixed order (no atomics: the output is bit-identical from run to run, and a row's output
  * does not depend on the other rows of a call with the same M). Six launches (ten per-tensor), no allocation and no
  * host synchronisation per call.
@@ -416,7 +416,7 @@ public final class FlashInferTrtllmMoeKernel implements StagedMoeKernel {
                 quantTensorF32.launch(Dim3.of(grid(cap)), Dim3.of(256), 0, stream,
                         KernelArgs.create().ptr(ws.inter).ptr(ws.meta).i32(i).ptr(interScaleAddr).ptr(ws.interQ));
             }
-            // 4. GEMM 2: one bf16 partial row per (split, token, slot)
+            // 4. GEMM 2: one fp32 partial row per (split, token, slot)
             Dim3 g2Grid = Dim3.of(plan.maxBlocks() * plan.gemm2Tiles(), plan.splits());
             int g2Threads = 256, g2Smem = wg ? WGMMA_SMEM_BYTES : stageBytes(plan.bm(), 128) * stages;
             if (persistent) {

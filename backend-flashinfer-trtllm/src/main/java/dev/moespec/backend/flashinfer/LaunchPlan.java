@@ -12,7 +12,7 @@ import dev.moespec.moe.MoeLayerSpec;
  * @param maxBlocks   an upper bound on the BM-row blocks: {@code ceil(M*k / bm) + min(E, M*k)}
  * @param gemm1Tiles  CTAs of GEMM 1 per block row: {@code ceil(I / 128)} (128 intermediate columns each)
  * @param gemm2Tiles  CTAs of GEMM 2 per block row: {@code ceil(H / 128)}
- * @param splits      split-K factor of GEMM 2: each split writes its own bf16 partial rows, which
+ * @param splits      split-K factor of GEMM 2: each split writes its own fp32 partial rows, which
  *                    {@code fi_finalize_out} sums in split order (deterministic; a function of M alone)
  * @param ktPerSplit  K tiles of 128 per split
  */

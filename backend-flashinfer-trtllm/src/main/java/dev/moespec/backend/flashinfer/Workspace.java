@@ -28,7 +28,7 @@ final class Workspace implements AutoCloseable {
     final DeviceBuffer interQ;       // per-tensor: e4m3 [cap, I]; block: same buffer as inter
     final DeviceBuffer interScale;   // block: float [cap, ceil(I/128)]; per-tensor: GEMM 1 amax partials
     final DeviceBuffer amaxPartial;  // per-tensor: float [AMAX_BLOCKS]
-    final DeviceBuffer partial;      // bf16  [partialRows, H]: GEMM 2's rows per (split, entry), summed by fi_finalize_out
+    final DeviceBuffer partial;      // fp32  [partialRows, H]: GEMM 2's rows per (split, entry), summed by fi_finalize_out
     final long partialRows;
     final DeviceBuffer bias;         // float [E] (sigmoid routing's correction bias; zeros otherwise)
     private final List<DeviceBuffer> owned = new ArrayList<>();
@@ -55,7 +55,7 @@ final class Workspace implements AutoCloseable {
             interScale = alloc(ctx, 4L * (block ? cap * iGroups : (long) LaunchPlan.blockCapacity(layer) * iGroups));
             amaxPartial = alloc(ctx, 4L * AMAX_BLOCKS);
             this.partialRows = partialRows;
-            partial = alloc(ctx, 2L * Math.max(partialRows, 1) * h);
+            partial = alloc(ctx, 4L * Math.max(partialRows, 1) * h);
             bias = alloc(ctx, 4L * layer.numExperts());
             uploadBias(ctx, layer);
         } catch (RuntimeException e) {

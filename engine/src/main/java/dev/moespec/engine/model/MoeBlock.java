@@ -53,6 +53,20 @@ public final class MoeBlock implements DecoderLayer.Mlp {
         return lastRouterLogits;
     }
 
+    /**
+     * How close the last call's last row came to a routing tie: its k-th largest router logit minus its (k+1)-th
+     * (infinite when every expert is picked, NaN before any call). Below the rounding noise of another implementation's
+     * router logits, the two may pick different experts for that row.
+     */
+    public float lastRoutingGap() {
+        int e = spec.numExperts(), k = spec.topK();
+        if (lastRouterLogits.length < e) return Float.NaN;
+        if (k >= e) return Float.POSITIVE_INFINITY;
+        float[] row = java.util.Arrays.copyOfRange(lastRouterLogits, lastRouterLogits.length - e, lastRouterLogits.length);
+        java.util.Arrays.sort(row);
+        return row[e - k] - row[e - k - 1];
+    }
+
     @Override
     public float[] apply(float[] b, int m) {
         int h = spec.hiddenSize(), e = spec.numExperts();

@@ -1,5 +1,6 @@
 package dev.moespec.engine.spec;
 
+import dev.moespec.api.config.ModelRole;
 import dev.moespec.api.proposer.Proposal;
 import dev.moespec.api.proposer.ProposalRequest;
 import dev.moespec.api.proposer.Proposer;
@@ -189,7 +190,11 @@ public final class SpeculativeGenerator {
         }
         ProposalRequest request = new ProposalRequest(histories, ids, features);
         if (proposer.isEmpty()) return Proposal.tokensOnly(java.util.Collections.nCopies(active.size(), new int[0]));
-        Proposal p = proposer.get().propose(request);
+        Proposal p;
+        // drafting is the draft role's work: kernels a proposer launches itself (n-gram lookup) count there
+        try (LaunchLedger.Scope scope = LaunchLedger.scope(ModelRole.DRAFT.label())) {
+            p = proposer.get().propose(request);
+        }
         p.requireValidFor(method, request, context);
         return p;
     }

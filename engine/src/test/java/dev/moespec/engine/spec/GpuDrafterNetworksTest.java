@@ -10,6 +10,7 @@ import dev.moespec.engine.model.ModelRunner;
 import dev.moespec.engine.model.SequenceChunk;
 import dev.moespec.engine.model.StepOutput;
 import dev.moespec.engine.spec.draft.DrafterFactory;
+import dev.moespec.engine.spec.draft.FeatureHeadNetwork;
 import dev.moespec.engine.wiring.Engine;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
@@ -38,6 +39,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @Tag("gpu")
 class GpuDrafterNetworksTest {
     private static final float LOGIT_BOUND_BF16 = 0.25f, FEATURE_REL_BOUND = 0.02f, LOGIT_BOUND_FP32 = 2e-3f;
+    /**
+     * An MTP entry whose CPU router has its k-th and (k+1)-th expert closer than this is a routing tie: the GPU's BF16
+     * projection inputs move router logits by more than that, so which expert is picked there is decided by rounding
+     * (prompt 0's first chunk ends on such an entry: a gap of 4.4e-4), and its outputs are not compared.
+     */
+    private static final float ROUTING_TIE = 0.01f;
 
     private static int[] prompt;
     private static float[][] features;
@@ -67,8 +74,9 @@ class GpuDrafterNetworksTest {
             DraftChunk first = new DraftChunk(0, Arrays.copyOfRange(prompt, 1, n), Arrays.copyOfRange(features, 0, n - 1));
             DraftOutput c = cpu.forward(List.of(new DraftChunk(cs, first.tokens(), first.features())));
             DraftOutput g = gpu.forward(List.of(new DraftChunk(gs, first.tokens(), first.features())));
+            int compared = 0;
             for (int step = 0; ; step++) {
-                compare(method + " step " + step, c, g);
+                compared += compare(method + " step " + step, cpu, c, g);
                 if (step == 3) break;
                 int d = argmax(c.lastLogits()[0]);
                 float[][] f = {c.lastHidden()[0]};
@@ -81,8 +89,9 @@ class GpuDrafterNetworksTest {
             gpu.truncate(gs, n - 1);
             int d = argmax(c.lastLogits()[0]);
             float[][] f = {features[n - 1]};
-            compare(method + " after rollback", cpu.forward(List.of(new DraftChunk(cs, new int[] {d}, f))),
-                    gpu.forward(List.of(new DraftChunk(gs, new int[] {d}, f))));
+            DraftOutput cr = cpu.forward(List.of(new DraftChunk(cs, new int[] {d}, f)));
+            compared += compare(method + " after rollback", cpu, cr, gpu.forward(List.of(new DraftChunk(gs, new int[] {d}, f))));
+            assertTrue(compared >= 3, method + ": only " + compared + " of 5 entries were free of routing ties");
         }
     }
 
@@ -103,12 +112,21 @@ class GpuDrafterNetworksTest {
         }
     }
 
-    private static void compare(String what, DraftOutput cpu, DraftOutput gpu) {
+    /** Compares the last entry's outputs unless the CPU network's routing was tied there; 1 when compared. */
+    private static int compare(String what, DraftNetwork cpuNetwork, DraftOutput cpu, DraftOutput gpu) {
+        if (cpuNetwork instanceof FeatureHeadNetwork head) {
+            double gap = head.lastRoutingGap().orElse(Double.POSITIVE_INFINITY);
+            if (gap < ROUTING_TIE) {
+                System.out.printf("%s: not compared, a routing tie (top-k boundary gap %.2e)%n", what, gap);
+                return 0;
+            }
+        }
         float diff = maxAbsDiff(cpu.lastLogits()[0], gpu.lastLogits()[0]);
         double rel = relL2(cpu.lastHidden()[0], gpu.lastHidden()[0]);
         System.out.printf("%s: max |logit diff| %.4f, feature rel L2 %.5f%n", what, diff, rel);
         assertTrue(diff <= LOGIT_BOUND_BF16, what + ": logits differ by " + diff);
         assertTrue(rel <= FEATURE_REL_BOUND, what + ": output feature differs by " + rel + " (relative L2)");
+        return 1;
     }
 
     private static DrafterFactory cpuFactory(Engine e) {

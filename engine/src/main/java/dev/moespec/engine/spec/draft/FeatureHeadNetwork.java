@@ -45,6 +45,7 @@ public final class FeatureHeadNetwork implements DraftNetwork {
     private final Linear combine;
     private final float[] enorm, hnorm;  // MTP only
     private final DecoderLayer layer;
+    private final MoeBlock moeBlock;     // MTP only
     private final KvCache cache;
     private final String moeBackend;
     private final int h, vocab;
@@ -71,13 +72,15 @@ public final class FeatureHeadNetwork implements DraftNetwork {
                     new Linear(HostWeights.matrix(head, prefix + "mlp.up_proj.weight"), inter, h),
                     new Linear(HostWeights.matrix(head, prefix + "mlp.down_proj.weight"), h, inter));
             moeBackend = "none (dense head)";
+            moeBlock = null;
         } else {
             outNorm = HostWeights.vector(head, prefix + "shared_head.norm.weight");
             combine = new Linear(HostWeights.matrix(head, prefix + "eh_proj.weight"), h, 2 * h);
             enorm = HostWeights.vector(head, prefix + "enorm.weight");
             hnorm = HostWeights.vector(head, prefix + "hnorm.weight");
             int index = Integer.parseInt(prefix.split("\\.")[2]);
-            mlp = new MoeBlock(head, MoeDecoderLayout.Naming.QWEN3_MOE, index, 0, moe.layer(), moe, arena);
+            moeBlock = new MoeBlock(head, MoeDecoderLayout.Naming.QWEN3_MOE, index, 0, moe.layer(), moe, arena);
+            mlp = moeBlock;
             moeBackend = moe.describe();
         }
         boolean qk = head.has(prefix + "self_attn.q_norm.weight");
@@ -91,6 +94,14 @@ public final class FeatureHeadNetwork implements DraftNetwork {
                 qk ? HostWeights.vector(head, prefix + "self_attn.q_norm.weight") : null,
                 qk ? HostWeights.vector(head, prefix + "self_attn.k_norm.weight") : null, mlp);
         cache = new KvCache(1, nKV * d, kvCacheBytes);
+    }
+
+    /**
+     * For the MTP layer, how close the last forward's last entry came to a routing tie ({@link MoeBlock#lastRoutingGap});
+     * empty for the dense EAGLE head. Tests comparing another implementation against this one use it.
+     */
+    public java.util.OptionalDouble lastRoutingGap() {
+        return moeBlock == null ? java.util.OptionalDouble.empty() : java.util.OptionalDouble.of(moeBlock.lastRoutingGap());
     }
 
     /** The EAGLE head in {@code headDir} over the target in {@code targetDir}. */
