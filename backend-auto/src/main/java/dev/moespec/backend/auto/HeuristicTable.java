@@ -35,33 +35,34 @@ public record HeuristicTable(List<HeuristicRow> rows) {
             HeuristicRow.of(UNQUANTIZED, EnumSet.of(DeviceClass.SM_80_TO_88, DeviceClass.SM_89_UP),
                     new Choice(TRITON, "unquantized weights run on BF16 tensor cores in triton's block-aligned grouped GEMMs "
                             + "(vLLM also makes Triton the unquantized default on Hopper, vllm#44220)")),
-            // FP8 rows on sm >= 89: per phase from `moespec bench moe` on an H100 (2026-11-27; flashinfer_trtllm with
-            // wgmma prefill) against triton's H100 table of the same day (backend-triton/README.md); ratios are
-            // triton us / flashinfer_trtllm us over the anchor shapes, median (min-max)
+            // FP8 rows on sm >= 89: per phase from `moespec bench moe` of both backends in one device call on an H100
+            // (2026-11-27, after triton's skinny/wgmma and flashinfer_trtllm's warp-specialised/finalize rounds); ratios
+            // are triton us / flashinfer_trtllm us over the anchor shapes, median (min-max). Triton's BF16 (the FP8
+            // weights dequantised) wins single rows (small M=1 0.85x, small M=1024 0.96x) but neither phase.
             new HeuristicRow(Set.of(QuantScheme.FP8_BLOCK_128), Set.of(DeviceClass.SM_89_UP), Set.of(Phase.DECODE), List.of(
                     new Choice(FLASHINFER_TRTLLM, "FP8 block-scale tensor-core GEMMs with 1x128 dynamic activation groups stream "
-                            + "half the weight bytes of BF16; measured on H100 at M <= 64: 1.37x (0.89-4.05x) triton's FP8 time, "
-                            + "1.74x its BF16"),
+                            + "half the weight bytes of BF16; measured on H100 at M <= 64: 1.45x (1.29-2.85x) triton's FP8 block time, "
+                            + "1.56x (0.85-1.70x) its BF16"),
                     new Choice(TRITON, "fallback: triton's FP8 w8a8 grouped GEMM with 128x128 block scales"))),
             new HeuristicRow(Set.of(QuantScheme.FP8_BLOCK_128), Set.of(DeviceClass.SM_89_UP), Set.of(Phase.PREFILL), List.of(
                     new Choice(FLASHINFER_TRTLLM, "FP8 block-scale tensor-core GEMMs (wgmma, 128-row tiles on sm_90) with the block "
-                            + "scales promoted per 128-K step; measured on H100 at M >= 256: 1.56x (1.06-2.17x) triton's FP8 time, "
-                            + "1.78x its BF16"),
+                            + "scales promoted per 128-K step; measured on H100 at M >= 256: 1.47x (1.14-2.45x) triton's FP8 block time, "
+                            + "1.39x (0.96-1.74x) its BF16"),
                     new Choice(TRITON, "fallback: triton's FP8 w8a8 grouped GEMM with 128x128 block scales"))),
             new HeuristicRow(Set.of(QuantScheme.FP8_PER_TENSOR), Set.of(DeviceClass.SM_89_UP), Set.of(Phase.DECODE), List.of(
                     new Choice(FLASHINFER_TRTLLM, "decode is bound by reading expert weights, and flashinfer_trtllm's FP8 "
-                            + "tensor-core kernels are tiled for few tokens; measured on H100 at M <= 64: 1.33x (0.87-3.88x) "
-                            + "triton's FP8 time"),
+                            + "tensor-core kernels are tiled for few tokens; measured on H100 at M <= 64: 1.00x (0.93-1.34x) "
+                            + "triton's FP8 time (a tie in the median; flashinfer_trtllm wins the largest rows) and 1.48x its BF16"),
                     new Choice(TRITON, "fallback: triton's FP8 w8a8 grouped GEMM with per-tensor scales"))),
             new HeuristicRow(Set.of(QuantScheme.FP8_PER_TENSOR), Set.of(DeviceClass.SM_89_UP), Set.of(Phase.PREFILL), List.of(
                     new Choice(FLASHINFER_TRTLLM, "prefill is bound by tensor-core math over many tokens: flashinfer_trtllm's "
-                            + "wgmma 128-row tiles (sm_90) measured on H100 at M >= 256: 1.59x (1.14-2.30x) triton's FP8 "
-                            + "time (triton's prefill GEMM is mma.sync, 64x128 tiles)"),
+                            + "wgmma 128-row tiles (sm_90) measured on H100 at M >= 256: 1.06x (0.97-1.22x) triton's FP8 "
+                            + "time (both have wgmma prefill kernels now) and 1.40x its BF16"),
                     new Choice(TRITON, "fallback: triton's FP8 w8a8 grouped GEMM with per-tensor scales"))),
             HeuristicRow.of(Set.of(QuantScheme.FP8_PER_CHANNEL), Set.of(DeviceClass.SM_89_UP),
                     new Choice(TRITON, "only triton serves per-channel FP8 scales (flashinfer_trtllm takes block-128 and per-tensor)")),
             HeuristicRow.of(FP8, Set.of(DeviceClass.SM_80_TO_88),
-                    new Choice(TRITON, "no FP8 tensor cores: triton dequantises the FP8 weights to BF16 at load"))));
+                    new Choice(TRITON, "no FP8 tensor cores: triton holds the e4m3 values exactly in fp16 and runs the same w8a8 math on the fp16 tensor cores"))));
 
     public HeuristicTable {
         rows = List.copyOf(rows);
