@@ -7,6 +7,7 @@ import dev.moespec.cuda.CudaStream;
 import dev.moespec.cuda.DeviceBuffer;
 import dev.moespec.cuda.Dim3;
 import dev.moespec.cuda.KernelArgs;
+import dev.moespec.cuda.StagingBuffer;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;

@@ -6,6 +6,7 @@ import dev.moespec.cuda.CudaModule;
 import dev.moespec.cuda.CudaStream;
 import dev.moespec.cuda.Dim3;
 import dev.moespec.cuda.KernelArgs;
+import dev.moespec.cuda.StagingBuffer;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;

@@ -6,6 +6,7 @@ import dev.moespec.cuda.CudaModule;
 import dev.moespec.cuda.CudaStream;
 import dev.moespec.cuda.Dim3;
 import dev.moespec.cuda.KernelArgs;
+import dev.moespec.cuda.StagingBuffer;
 import dev.moespec.engine.spec.VerificationResult;
 
 import java.lang.foreign.MemorySegment;
@@ -34,8 +35,8 @@ public final class GpuRejectionSampler implements AutoCloseable {
     private final CudaContext context;
     private final CudaModule module;
     private final CudaFunction kernel;
-    private final PinnedStaging input;   // int32 row0[B], drafts[B][K], counts[B]; pad to 8; fp64 uniforms[B][K+1]
-    private final PinnedStaging output;  // int32 [B][K+2]
+    private final StagingBuffer input;   // int32 row0[B], drafts[B][K], counts[B]; pad to 8; fp64 uniforms[B][K+1]
+    private final StagingBuffer output;  // int32 [B][K+2]
 
     /** Loads the engine's fatbin into {@code context}. */
     public GpuRejectionSampler(CudaContext context) {
@@ -44,8 +45,8 @@ public final class GpuRejectionSampler implements AutoCloseable {
                 CudaModule.kernelResource(ARTIFACT_ID));
         try {
             this.kernel = module.function("rs_verify");
-            this.input = new PinnedStaging(context, 1 << 12);
-            this.output = new PinnedStaging(context, 1 << 10);
+            this.input = new StagingBuffer(context, 1 << 12);
+            this.output = new StagingBuffer(context, 1 << 10);
         } catch (RuntimeException e) {
             module.close();
             throw e;

@@ -4,6 +4,7 @@ import dev.moespec.api.config.ModelRole;
 import dev.moespec.cuda.CudaContext;
 import dev.moespec.cuda.CudaStream;
 import dev.moespec.cuda.LaunchLedger;
+import dev.moespec.cuda.StagingBuffer;
 import dev.moespec.engine.spec.BatchVerifier;
 import dev.moespec.engine.spec.Verification;
 import dev.moespec.engine.spec.VerificationResult;
@@ -25,19 +26,19 @@ public final class GpuVerifier implements BatchVerifier {
     private final CudaContext context;
     private final CudaStream stream;
     private final GpuRejectionSampler sampler;
-    private final PinnedStaging rows;
-    private final PinnedStaging draftRows;
+    private final StagingBuffer rows;
+    private final StagingBuffer draftRows;
 
     private GpuVerifier(CudaContext context) {
         this.context = context;
         CudaStream s = null;
         GpuRejectionSampler r = null;
-        PinnedStaging t = null;
+        StagingBuffer t = null;
         try {
             s = CudaStream.create(context);
             r = new GpuRejectionSampler(context);
-            t = new PinnedStaging(context, 1 << 16);
-            draftRows = new PinnedStaging(context, 1 << 16);
+            t = new StagingBuffer(context, 1 << 16);
+            draftRows = new StagingBuffer(context, 1 << 16);
         } catch (RuntimeException e) {
             if (t != null) t.close();
             if (r != null) r.close();

@@ -1,37 +1,37 @@
-package dev.moespec.proposers.cuda;
-
-import dev.moespec.cuda.CudaContext;
-import dev.moespec.cuda.DeviceBuffer;
-import dev.moespec.cuda.PinnedHostMemory;
+package dev.moespec.cuda;
 
 import java.lang.foreign.MemorySegment;
+import java.util.Objects;
 
 /**
- * A page-locked host area and a device buffer of the same capacity, reused step after step so that a per-step
- * upload or readback allocates nothing; grows (doubling) only when a step needs more than any step before.
+ * A page-locked host area paired with a device buffer of the same capacity, reused step after step so that a
+ * per-step upload or readback allocates nothing; grows (doubling) only when a step needs more than any before.
+ * Owns both; {@link #close} frees them. Used by one thread at a time.
  */
-final class StagingBuffer implements AutoCloseable {
+public final class StagingBuffer implements AutoCloseable {
     private final CudaContext context;
     private PinnedHostMemory host;
     private DeviceBuffer device;
     private long capacity;
 
-    StagingBuffer(CudaContext context, long initialBytes) {
-        this.context = context;
+    /** Allocates {@code initialBytes} (at least 64) on both sides. */
+    public StagingBuffer(CudaContext context, long initialBytes) {
+        this.context = Objects.requireNonNull(context, "context");
         grow(Math.max(64, initialBytes));
     }
 
     /** Makes room for {@code bytes}; the previous contents are lost when it has to grow. */
-    void ensure(long bytes) {
+    public void ensure(long bytes) {
         if (bytes > capacity) grow(Math.max(bytes, 2 * capacity));
     }
 
     /** The first {@code bytes} of the host area. */
-    MemorySegment host(long bytes) {
+    public MemorySegment host(long bytes) {
         return host.segment().asSlice(0, bytes);
     }
 
-    DeviceBuffer device() {
+    /** The device side (valid until the next {@link #ensure} that grows). */
+    public DeviceBuffer device() {
         return device;
     }
 
