@@ -274,11 +274,7 @@ public final class CudaFeatureHead implements DraftNetwork {
     }
 
     private int graphRows(List<DraftChunk> chunks) {
-        if (!useGraphs || chunks.size() > CudaMoeModel.BUCKETS[CudaMoeModel.BUCKETS.length - 1]) return 0;
-        int t = chunks.getFirst().tokens().length;
-        for (DraftChunk c : chunks) if (c.tokens().length != t) return 0;
-        int rows = CudaMoeModel.bucket(chunks.size()) * t;
-        return rows <= CudaMoeModel.GRAPH_MAX_ROWS ? rows : 0;
+        return CudaMoeModel.graphRows(useGraphs, chunks.size(), c -> chunks.get(c).tokens().length);
     }
 
     /**

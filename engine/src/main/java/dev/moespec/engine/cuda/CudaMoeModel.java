@@ -306,10 +306,19 @@ public final class CudaMoeModel implements ModelRunner {
 
     /** Rows of the graph bucket for {@code chunks}, or 0 when the step runs eagerly (graphs off, ragged, too big). */
     private int graphRows(List<SequenceChunk> chunks) {
-        if (!useGraphs || chunks.size() > BUCKETS[BUCKETS.length - 1]) return 0;
-        int t = chunks.getFirst().tokens().length;
-        for (SequenceChunk c : chunks) if (c.tokens().length != t) return 0;
-        int rows = bucket(chunks.size()) * t;
+        return graphRows(useGraphs, chunks.size(), c -> chunks.get(c).tokens().length);
+    }
+
+    /**
+     * Rows of the graph bucket of a step of {@code chunks} chunks whose chunk {@code c} carries {@code tokens(c)}
+     * tokens: the bucket of the chunk count times the tokens per chunk, or 0 when the step runs eagerly (graphs off,
+     * ragged chunks, more rows than {@link #GRAPH_MAX_ROWS}). The drafter networks bucket their steps the same way.
+     */
+    static int graphRows(boolean graphsOn, int chunks, java.util.function.IntUnaryOperator tokens) {
+        if (!graphsOn || chunks > BUCKETS[BUCKETS.length - 1]) return 0;
+        int t = tokens.applyAsInt(0);
+        for (int c = 1; c < chunks; c++) if (tokens.applyAsInt(c) != t) return 0;
+        int rows = bucket(chunks) * t;
         return rows <= GRAPH_MAX_ROWS ? rows : 0;
     }
 

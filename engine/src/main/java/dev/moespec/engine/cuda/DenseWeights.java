@@ -1,18 +1,11 @@
 package dev.moespec.engine.cuda;
 
 import dev.moespec.api.config.ModelConfig;
-import dev.moespec.api.tensor.HostTensors;
 import dev.moespec.cuda.CudaContext;
-import dev.moespec.cuda.DeviceBuffer;
 import dev.moespec.engine.loader.Checkpoint;
 import dev.moespec.engine.loader.MoeDecoderLayout;
 import dev.moespec.engine.model.HostWeights;
 
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.util.ArrayList;
-import java.util.List;
 
 /**
  * Every weight of the model except the experts, uploaded once: projections (Q, K and V fused into one
@@ -24,19 +17,20 @@ final class DenseWeights implements AutoCloseable {
     /** One layer's device pointers; {@code qNorm}/{@code kNorm} are 0 for layouts without q/k norm. */
     record Layer(long inputNorm, long postNorm, long qkv, long o, long qNorm, long kNorm, long router) {}
 
-    private final List<DeviceBuffer> owned = new ArrayList<>();
+    private final DeviceArrays arrays;
     final long embed, finalNorm, lmHead, invFreq;
     final Layer[] layers;
 
     DenseWeights(CudaContext ctx, Checkpoint c, MoeDecoderLayout.Naming naming) {
         ModelConfig cfg = c.config();
         int h = cfg.hiddenSize(), nH = cfg.numAttentionHeads(), nKV = cfg.numKeyValueHeads(), d = cfg.headDim();
+        arrays = new DeviceArrays(ctx);
         try {
             float[] embedValues = HostWeights.vector(c, naming.embed());
-            embed = f32(ctx, embedValues);
-            finalNorm = f32(ctx, HostWeights.vector(c, naming.finalNorm()));
-            lmHead = bf16(ctx, cfg.tieWordEmbeddings() ? embedValues : HostWeights.vector(c, naming.lmHead()));
-            invFreq = f32(ctx, invFreq(d, cfg.ropeTheta()));
+            embed = arrays.f32(embedValues);
+            finalNorm = arrays.f32(HostWeights.vector(c, naming.finalNorm()));
+            lmHead = arrays.bf16(cfg.tieWordEmbeddings() ? embedValues : HostWeights.vector(c, naming.lmHead()));
+            invFreq = arrays.f32(invFreq(d, cfg.ropeTheta()));
             layers = new Layer[cfg.numHiddenLayers()];
             for (int i = 0; i < layers.length; i++) {
                 float[] q = HostWeights.matrix(c, naming.attn(i, "q")), k = HostWeights.matrix(c, naming.attn(i, "k")),
@@ -47,12 +41,12 @@ final class DenseWeights implements AutoCloseable {
                 System.arraycopy(q, 0, qkv, 0, q.length);
                 System.arraycopy(k, 0, qkv, q.length, k.length);
                 System.arraycopy(v, 0, qkv, q.length + k.length, v.length);
-                layers[i] = new Layer(f32(ctx, HostWeights.vector(c, naming.inputNorm(i))),
-                        f32(ctx, HostWeights.vector(c, naming.postAttnNorm(i))), bf16(ctx, qkv),
-                        bf16(ctx, HostWeights.matrix(c, naming.attn(i, "o"))),
-                        naming.hasQkNorm() ? f32(ctx, HostWeights.vector(c, naming.qNorm(i))) : 0L,
-                        naming.hasQkNorm() ? f32(ctx, HostWeights.vector(c, naming.kNorm(i))) : 0L,
-                        f32(ctx, HostWeights.matrix(c, naming.router(i))));
+                layers[i] = new Layer(arrays.f32(HostWeights.vector(c, naming.inputNorm(i))),
+                        arrays.f32(HostWeights.vector(c, naming.postAttnNorm(i))), arrays.bf16(qkv),
+                        arrays.bf16(HostWeights.matrix(c, naming.attn(i, "o"))),
+                        naming.hasQkNorm() ? arrays.f32(HostWeights.vector(c, naming.qNorm(i))) : 0L,
+                        naming.hasQkNorm() ? arrays.f32(HostWeights.vector(c, naming.kNorm(i))) : 0L,
+                        arrays.f32(HostWeights.matrix(c, naming.router(i))));
             }
         } catch (RuntimeException e) {
             close();
@@ -71,32 +65,8 @@ final class DenseWeights implements AutoCloseable {
         return f;
     }
 
-    private long f32(CudaContext ctx, float[] values) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment s = a.allocate(4L * values.length, 16);
-            MemorySegment.copy(values, 0, s, ValueLayout.JAVA_FLOAT, 0, values.length);
-            return upload(ctx, s);
-        }
-    }
-
-    private long bf16(CudaContext ctx, float[] values) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment s = a.allocate(2L * values.length, 16);
-            for (int i = 0; i < values.length; i++) s.setAtIndex(ValueLayout.JAVA_SHORT, i, HostTensors.floatToBf16(values[i]));
-            return upload(ctx, s);
-        }
-    }
-
-    private long upload(CudaContext ctx, MemorySegment s) {
-        DeviceBuffer b = DeviceBuffer.alloc(ctx, Math.max(16, s.byteSize()));
-        owned.add(b);
-        b.copyFrom(s);
-        return b.address();
-    }
-
     @Override
     public void close() {
-        for (DeviceBuffer b : owned) b.close();
-        owned.clear();
+        arrays.close();
     }
 }

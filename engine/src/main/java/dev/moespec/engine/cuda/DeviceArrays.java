@@ -11,8 +11,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Device buffers a drafter network owns: weights uploaded once (fp32 or BF16) and zeroed scratch, each returned as
- * its device address and freed together by {@link #close}.
+ * Device buffers a model or drafter network owns: weights uploaded once (fp32 or BF16) and zeroed scratch, each
+ * returned as its device address and freed together by {@link #close}.
  */
 final class DeviceArrays implements AutoCloseable {
     private final CudaContext ctx;
