@@ -131,9 +131,18 @@ extern "C" __global__ void es_qkv_rope_append(const float* __restrict__ qkv, con
     }
 }
 
+// Keys up to which es_attention holds a row's scores in shared memory (the two-pass form below).
+#define ATT_SMEM_KEYS 2048
+
 // o[r, head] = softmax_u<=p(q . k_u / sqrt(d)) . v_u over the row's sequence, written as bf16 for the O projection.
-// One block (4 warps) per (row, query head); warps take keys round-robin with an online softmax, each lane holding
-// d/32 output elements (d <= 256); the four partial states are merged at the end.   grid (m, nH), block 128
+// One block (4 warps) per (row, query head).   grid (m, nH), block 128
+//
+// Up to ATT_SMEM_KEYS keys (every decode step of a short context): two passes with the scores in shared memory.
+// Pass 1 gives each thread whole keys (q . k_u from float4 loads, independent across threads), then the block's
+// max and sum; pass 2 gives each thread four output elements and a stride of keys (float4 V loads). A decode row
+// of a few hundred keys thus takes a few dependent steps instead of one per key and warp.
+// Longer rows: warps take keys round-robin with an online softmax, each lane holding d/32 output elements
+// (d <= 256), and the four partial states are merged at the end.
 extern "C" __global__ void es_attention(const float* __restrict__ q, const float* __restrict__ k_cache,
                                         const float* __restrict__ v_cache, const int* __restrict__ row_pos,
                                         const int* __restrict__ row_table, const int* __restrict__ block_tables,
@@ -141,11 +150,89 @@ extern "C" __global__ void es_attention(const float* __restrict__ q, const float
     const int WARPS = 4;
     __shared__ float s_m[WARPS], s_l[WARPS];
     __shared__ float s_acc[WARPS][256];
+    __shared__ float s_p[ATT_SMEM_KEYS];
+    __shared__ __align__(16) float s_q[256];
     int r = blockIdx.x, hq = blockIdx.y, g = hq / (nH / nKV);
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     int kvw = nKV * d, p = row_pos[r];
     const int* table = block_tables + row_table[r];
     const float* qr = q + (long long)r * nH * d + hq * d;
+    if (p < ATT_SMEM_KEYS) {
+        int n = p + 1;
+        for (int c = threadIdx.x; c < d; c += blockDim.x) s_q[c] = qr[c] * scale;
+        __syncthreads();
+        float mx = -INFINITY;
+        for (int u = threadIdx.x; u < n; u += blockDim.x) {
+            const float* kr = k_cache + ((long long)table[u / KV_BLOCK] * KV_BLOCK + u % KV_BLOCK) * kvw + g * d;
+            float dot = 0.f;
+            if ((d & 3) == 0) {
+                for (int c = 0; c < d; c += 4) {
+                    float4 kk = *reinterpret_cast<const float4*>(kr + c);
+                    dot += s_q[c] * kk.x + s_q[c + 1] * kk.y + s_q[c + 2] * kk.z + s_q[c + 3] * kk.w;
+                }
+            } else {
+                for (int c = 0; c < d; c++) dot += s_q[c] * kr[c];
+            }
+            s_p[u] = dot;
+            mx = fmaxf(mx, dot);
+        }
+        mx = warp_max(mx);
+        if (lane == 0) s_m[warp] = mx;
+        __syncthreads();
+        mx = s_m[0];
+        for (int w = 1; w < WARPS; w++) mx = fmaxf(mx, s_m[w]);
+        float sum = 0.f;
+        for (int u = threadIdx.x; u < n; u += blockDim.x) {
+            float e = __expf(s_p[u] - mx);
+            s_p[u] = e;
+            sum += e;
+        }
+        sum = block_sum(sum);  // its barriers also publish every s_p
+        float* partial = &s_acc[0][0];  // [groups][d] <= 4 * 256 floats
+        int groups;
+        if ((d & 3) == 0 && d / 4 <= (int)blockDim.x) {
+            // pass 2: thread t sums the 4 elements of column chunk t % (d/4) over keys t / (d/4) + i * groups
+            int chunks = d / 4;
+            groups = (int)blockDim.x / chunks;  // groups * d = 4 * blockDim
+            if ((int)threadIdx.x < groups * chunks) {
+                int c = 4 * ((int)threadIdx.x % chunks), grp = (int)threadIdx.x / chunks;
+                float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll 4
+                for (int u = grp; u < n; u += groups) {
+                    float w = s_p[u];
+                    float4 vv = *reinterpret_cast<const float4*>(
+                            v_cache + ((long long)table[u / KV_BLOCK] * KV_BLOCK + u % KV_BLOCK) * kvw + g * d + c);
+                    acc.x += w * vv.x;
+                    acc.y += w * vv.y;
+                    acc.z += w * vv.z;
+                    acc.w += w * vv.w;
+                }
+                partial[grp * d + c] = acc.x;
+                partial[grp * d + c + 1] = acc.y;
+                partial[grp * d + c + 2] = acc.z;
+                partial[grp * d + c + 3] = acc.w;
+            }
+        } else {
+            // pass 2 (d not a multiple of 4): thread t sums element t % d over keys t / d + i * groups
+            groups = d < (int)blockDim.x ? (int)blockDim.x / d : 1;
+            for (int idx = threadIdx.x; idx < groups * d; idx += blockDim.x) {
+                int c = idx % d, grp = idx / d;
+                float acc = 0.f;
+#pragma unroll 8
+                for (int u = grp; u < n; u += groups) {
+                    acc += s_p[u] * v_cache[((long long)table[u / KV_BLOCK] * KV_BLOCK + u % KV_BLOCK) * kvw + g * d + c];
+                }
+                partial[grp * d + c] = acc;
+            }
+        }
+        __syncthreads();
+        for (int c = threadIdx.x; c < d; c += blockDim.x) {
+            float o = 0.f;
+            for (int grp = 0; grp < groups; grp++) o += partial[grp * d + c];
+            out[(long long)r * nH * d + hq * d + c] = __float2bfloat16(o / sum);
+        }
+        return;
+    }
     float qv[8], acc[8];
 #pragma unroll
     for (int j = 0; j < 8; j++) {
@@ -226,6 +313,47 @@ extern "C" __global__ void es_argmax(const float* __restrict__ logits, int v, in
         __syncthreads();
     }
     if (threadIdx.x == 0) out[blockIdx.x] = bi[0] == 0x7fffffff ? 0 : bi[0];
+}
+
+// One link of a greedy drafting chain kept on the device: for chunk c, the argmax (lowest index on ties) of logits
+// row logit_rows[c] becomes draft drafts[c] and the token of the chain's next entry (tokens[c]); hidden row
+// x_rows[c] (h floats) becomes that entry's feature (feat[c]). tokens or feat may be null (the chain's last link).
+// grid (chunks), block 256
+extern "C" __global__ void es_draft_next(const float* __restrict__ logits, int v, const int* __restrict__ logit_rows,
+                                         const float* __restrict__ x, int h, const int* __restrict__ x_rows,
+                                         int* __restrict__ drafts, int* __restrict__ tokens, float* __restrict__ feat) {
+    __shared__ float bv[256];
+    __shared__ int bi[256];
+    const float* row = logits + (long long)logit_rows[blockIdx.x] * v;
+    float best = -INFINITY;
+    int idx = 0x7fffffff;
+    for (int i = threadIdx.x; i < v; i += blockDim.x) {
+        float l = row[i];
+        if (l > best) { best = l; idx = i; }
+    }
+    bv[threadIdx.x] = best;
+    bi[threadIdx.x] = idx;
+    __syncthreads();
+    for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+        if (threadIdx.x < s) {
+            float ov = bv[threadIdx.x + s];
+            int oi = bi[threadIdx.x + s];
+            if (ov > bv[threadIdx.x] || (ov == bv[threadIdx.x] && oi < bi[threadIdx.x])) {
+                bv[threadIdx.x] = ov;
+                bi[threadIdx.x] = oi;
+            }
+        }
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) {
+        int t = bi[0] == 0x7fffffff ? 0 : bi[0];
+        drafts[blockIdx.x] = t;
+        if (tokens) tokens[blockIdx.x] = t;
+    }
+    if (feat) {
+        const float* src = x + (long long)x_rows[blockIdx.x] * h;
+        for (int i = threadIdx.x; i < h; i += blockDim.x) feat[(long long)blockIdx.x * h + i] = src[i];
+    }
 }
 
 // Count and probability mass of tokens with p >= t (p = exp(l/T - max) / sum), in double.

@@ -48,6 +48,11 @@ public final class DecodeBenchCommand implements Callable<Integer> {
             description = "Untimed steps first: they capture the graphs and let the JIT compile the dispatch code (default: ${DEFAULT-VALUE}).")
     int warmup;
 
+    @Option(names = "--jit-warmup", paramLabel = "N", defaultValue = "3000",
+            description = "GPU decode steps run once before any configuration (batch 1, graphs on and off, fresh sequences),"
+                    + " so the Java-side share is that of compiled dispatch code, as in a long-running server (default: ${DEFAULT-VALUE}).")
+    int jitWarmup;
+
     @Option(names = "--device", paramLabel = "auto|cpu|cuda|both", defaultValue = "auto",
             description = "auto = the CPU, and the GPU when usable; both = insist on both (default: ${DEFAULT-VALUE}).")
     String device;
@@ -79,7 +84,7 @@ public final class DecodeBenchCommand implements Callable<Integer> {
         DecodeBench.Options o;
         try {
             o = new DecodeBench.Options(dir, moeBackend, batches.stream().mapToInt(Integer::intValue).toArray(), steps, warmup, cpu, gpu,
-                    kvCacheMemory);
+                    kvCacheMemory, jitWarmup);
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage());
         }
@@ -87,7 +92,7 @@ public final class DecodeBenchCommand implements Callable<Integer> {
         out.println("# bench decode: " + dir.getFileName() + ", greedy, " + steps + " timed steps (median), moe-backend " + moeBackend);
         out.print(DecodeBenchTable.render(rows));
         out.println("# shares of the wall time of a step: regions = device time (CUDA events inside the captured graph, scaled to the"
-                + " plain graph's device time); java = host time to queue the step (Java + driver calls); host = 1 - device/wall");
+                + " plain graph's device time); java = median host time to queue the step (Java + driver calls, after a JIT warm-up of " + jitWarmup + " steps); host = 1 - device/wall");
         out.flush();
         return 0;
     }

@@ -65,6 +65,7 @@ public final class CudaFeatureHead implements DraftNetwork {
     private final long embed, lmHead, outNorm, combineE, combineF, enorm, hnorm, inputNorm, postNorm, qkv, o, qNorm,
             kNorm, gateUp, down, router, invFreq;
     private final Map<Integer, CudaGraph> graphs = new HashMap<>();
+    private final Map<Long, CudaGraph> chains = new HashMap<>();  // key: chain rows << 32 | steps
     private final int tableCap;
     private boolean useGraphs = true;
     private Buffers buf;
@@ -229,25 +230,7 @@ public final class CudaFeatureHead implements DraftNetwork {
     }
 
     private DraftOutput forwardInScope(List<DraftChunk> chunks) {
-        if (chunks.isEmpty()) throw new IllegalArgumentException("a " + kind + " step needs at least one chunk");
-        int m = 0;
-        Set<Integer> seen = new HashSet<>();
-        for (DraftChunk c : chunks) {
-            if (c.features() == null) {
-                throw new IllegalArgumentException(kind + " entries need a target feature per token; got tokens only");
-            }
-            if (!seen.add(c.sequence())) throw new IllegalArgumentException("sequence " + c.sequence() + " appears twice in one step");
-            var s = cache.sequence(c.sequence());
-            int n = c.tokens().length;
-            if (s.length + n > s.capacity) {
-                throw new IllegalArgumentException(kind + " sequence " + c.sequence() + " reserved " + s.capacity + " entries and holds "
-                        + s.length + "; " + n + " more do not fit");
-            }
-            for (int t : c.tokens()) {
-                if (t < 0 || t >= vocab) throw new IllegalArgumentException("token id " + t + " outside the vocabulary [0, " + vocab + ")");
-            }
-            m += n;
-        }
+        int m = validate(chunks, 0);
         int graphRows = graphRows(chunks);
         boolean graph = graphRows > 0;
         int rows = graph ? graphRows : m;
@@ -273,23 +256,152 @@ public final class CudaFeatureHead implements DraftNetwork {
         return new DraftOutput(logits, hidden);
     }
 
+    /**
+     * Greedy drafting with the chain on the device: the first step as {@link #forward}, then each further entry's
+     * token (the argmax of the previous logits) and feature (the previous pre-norm output) written by a kernel
+     * ({@code es_draft_next}) straight into the next step's inputs; the steps after the first replay one graph per
+     * (chunk bucket, steps), and only the drafted tokens come back, after one synchronisation. Falls back to the
+     * step-by-step default when graphs are off, for one step, or for more chunks or steps than a chain holds.
+     */
+    @Override
+    public int[][] forwardGreedy(List<DraftChunk> chunks, int steps) {
+        int chainRows = CudaMoeModel.graphRows(useGraphs, chunks.size(), c -> 1);
+        if (steps < 2 || steps > MAX_CHAIN || chainRows == 0) return DraftNetwork.super.forwardGreedy(chunks, steps);
+        try (LaunchLedger.Scope scope = LaunchLedger.scope(ROLE)) {
+            return chainInScope(chunks, steps, chainRows);
+        }
+    }
+
+    /** Most steps one device chain takes (its metadata is sized for this many). */
+    static final int MAX_CHAIN = 16;
+
+    private int[][] chainInScope(List<DraftChunk> chunks, int steps, int chainRows) {
+        int m = validate(chunks, steps - 1);
+        int n = chunks.size();
+        int graphRows = graphRows(chunks);
+        boolean graph = graphRows > 0;
+        int rows = graph ? graphRows : m;
+        ensureRows(Math.max(rows, chainRows));
+        int[] tableOffsets = upload(chunks, rows, graph);
+        run(rows, graph ? rows : n, graph);
+        // the chain's inputs: each link's positions and block-table rows; the first link's source rows
+        Buffers b = buf;
+        MemorySegment cm = b.hostChain;
+        int cap = b.cap;
+        int row = 0;
+        for (int c = 0; c < n; c++) {
+            DraftChunk chunk = chunks.get(c);
+            int entries = chunk.tokens().length, last = row + entries - 1;
+            int length = cache.sequence(chunk.sequence()).length + entries;
+            cm.setAtIndex(ValueLayout.JAVA_INT, b.chainFirstLogitRow(c), graph ? last : c);
+            cm.setAtIndex(ValueLayout.JAVA_INT, b.chainFirstXRow(c), last);
+            for (int j = 1; j < steps; j++) {
+                cm.setAtIndex(ValueLayout.JAVA_INT, b.chainPos(j, c), length + j - 1);
+                cm.setAtIndex(ValueLayout.JAVA_INT, b.chainRowTable(j, c), tableOffsets[c]);
+            }
+            row += entries;
+        }
+        for (int c = n; c < chainRows; c++) {  // padding rows: token 0 at position 0 of block 0, as in upload()
+            for (int j = 1; j < steps; j++) {
+                cm.setAtIndex(ValueLayout.JAVA_INT, b.chainToken(j, c), 0);
+                cm.setAtIndex(ValueLayout.JAVA_INT, b.chainPos(j, c), 0);
+                cm.setAtIndex(ValueLayout.JAVA_INT, b.chainRowTable(j, c), 0);
+            }
+        }
+        b.chain.copyFromAsync(cm, stream);
+        runChain(chainRows, n, steps);
+        b.chain.copyToAsync(cm.asSlice(0, 4L * b.chainDrafts(steps, 0)), stream);
+        stream.synchronize();
+        int[][] drafts = new int[n][steps];
+        for (int c = 0; c < n; c++) {
+            for (int j = 0; j < steps; j++) drafts[c][j] = cm.getAtIndex(ValueLayout.JAVA_INT, b.chainDrafts(j, c));
+            DraftChunk chunk = chunks.get(c);
+            cache.sequence(chunk.sequence()).length += chunk.tokens().length + steps - 1;
+        }
+        return drafts;
+    }
+
+    /** Queues the chain's links after the first step: eagerly the first time for a shape, then as its graph. */
+    private void runChain(int chainRows, int n, int steps) {
+        long key = (long) chainRows << 32 | steps;
+        CudaGraph g = chains.get(key);
+        if (g != null) {
+            g.launch(stream);
+            return;
+        }
+        chain(chainRows, n, steps); // kernels are created (MTP MoE weights uploaded) on first use, which capture forbids
+        try {
+            chains.put(key, CudaGraph.capture(stream, () -> chain(chainRows, n, steps)));
+        } catch (RuntimeException e) {
+            useGraphs = false; // this chain ran eagerly already; later drafting goes step by step
+            System.err.println("moespec: CUDA graph capture of the " + kind + " drafting chain failed, drafting step by step: "
+                    + e.getMessage());
+        }
+    }
+
+    /** The links: draft j - 1 from the previous step's outputs into step j's inputs, step j, ..., the last draft. */
+    private void chain(int chainRows, int n, int steps) {
+        long s = stream.handle();
+        Buffers b = buf;
+        long ints = b.chain.address();
+        k.draftNext(s, n, b.logits.address(), vocab, ints + 4L * b.chainFirstLogitRow(0), b.x, h, ints + 4L * b.chainFirstXRow(0),
+                ints + 4L * b.chainDrafts(0, 0), ints + 4L * b.chainToken(1, 0), b.feat.address());
+        for (int j = 1; j < steps; j++) {
+            forward(chainRows, chainRows, new Inputs(ints + 4L * b.chainToken(j, 0), ints + 4L * b.chainPos(j, 0),
+                    ints + 4L * b.chainRowTable(j, 0), ints + 4L * b.chainIdentity(), b.tables(), b.feat.address()));
+            boolean more = j + 1 < steps;
+            k.draftNext(s, n, b.logits.address(), vocab, ints + 4L * b.chainIdentity(), b.x, h, ints + 4L * b.chainIdentity(),
+                    ints + 4L * b.chainDrafts(j, 0), more ? ints + 4L * b.chainToken(j + 1, 0) : 0, more ? b.feat.address() : 0);
+        }
+    }
+
+    /**
+     * Checks a step's chunks (distinct sequences, features present, tokens in range) and that each sequence has room
+     * for its entries plus {@code extra} more; returns the total entries.
+     */
+    private int validate(List<DraftChunk> chunks, int extra) {
+        if (chunks.isEmpty()) throw new IllegalArgumentException("a " + kind + " step needs at least one chunk");
+        int m = 0;
+        Set<Integer> seen = new HashSet<>();
+        for (DraftChunk c : chunks) {
+            if (c.features() == null) {
+                throw new IllegalArgumentException(kind + " entries need a target feature per token; got tokens only");
+            }
+            if (!seen.add(c.sequence())) throw new IllegalArgumentException("sequence " + c.sequence() + " appears twice in one step");
+            var s = cache.sequence(c.sequence());
+            int n = c.tokens().length;
+            if (s.length + n + extra > s.capacity) {
+                throw new IllegalArgumentException(kind + " sequence " + c.sequence() + " reserved " + s.capacity + " entries and holds "
+                        + s.length + "; " + (n + extra) + " more do not fit");
+            }
+            for (int t : c.tokens()) {
+                if (t < 0 || t >= vocab) throw new IllegalArgumentException("token id " + t + " outside the vocabulary [0, " + vocab + ")");
+            }
+            m += n;
+        }
+        return m;
+    }
+
     private int graphRows(List<DraftChunk> chunks) {
         return CudaMoeModel.graphRows(useGraphs, chunks.size(), c -> chunks.get(c).tokens().length);
     }
 
     /**
      * Stages the step's rows (tokens, positions, block tables, logit rows, features) and queues their upload. Padding
-     * rows of a graph step read token 0 with a zero feature at position 0 of block 0, which no sequence owns.
+     * rows of a graph step read token 0 with a zero feature at position 0 of block 0, which no sequence owns. Returns
+     * where each chunk's block table starts in the uploaded tables.
      */
-    private void upload(List<DraftChunk> chunks, int rows, boolean graph) {
+    private int[] upload(List<DraftChunk> chunks, int rows, boolean graph) {
         MemorySegment meta = buf.hostMeta, feat = buf.hostFeat;
         int cap = buf.cap;
         long tok = 0, pos = cap, table = 2L * cap, lrows = 3L * cap, tables = 4L * cap;
         int tableUsed = 1, r = 0, c = 0;
+        int[] tableOffsets = new int[chunks.size()];
         meta.setAtIndex(ValueLayout.JAVA_INT, tables, 0);
         for (DraftChunk chunk : chunks) {
             var s = cache.sequence(chunk.sequence());
             int tableOffset = tableUsed;
+            tableOffsets[c] = tableOffset;
             for (int b : s.blocks) meta.setAtIndex(ValueLayout.JAVA_INT, tables + tableUsed++, b);
             int[] ts = chunk.tokens();
             float[][] fs = chunk.features();
@@ -314,6 +426,7 @@ public final class CudaFeatureHead implements DraftNetwork {
         if (graph) for (int i = 0; i < rows; i++) meta.setAtIndex(ValueLayout.JAVA_INT, lrows + i, i);
         buf.meta.copyFromAsync(meta.asSlice(0, 4L * (4L * cap + tableUsed)), stream);
         buf.feat.copyFromAsync(feat.asSlice(0, 4L * rows * h), stream);
+        return tableOffsets;
     }
 
     /** Queues the step eagerly, or through the row count's graph (captured after its first, eager, step). */
@@ -337,15 +450,23 @@ public final class CudaFeatureHead implements DraftNetwork {
         }
     }
 
+    /** Device addresses of a step's row inputs: the uploaded ones of {@link #forward(int, int)}, or a chain link's. */
+    private record Inputs(long tokens, long rowPos, long rowTable, long logitRows, long tables, long feat) {}
+
     /** The launch sequence of one step of {@code m} rows over the uploaded metadata and features. */
     private void forward(int m, int nLogits) {
+        Buffers b = buf;
+        forward(m, nLogits, new Inputs(b.tokens(), b.rowPos(), b.rowTable(), b.logitRows(), b.tables(), b.feat.address()));
+    }
+
+    private void forward(int m, int nLogits, Inputs in) {
         long s = stream.handle();
         Buffers b = buf;
-        k.embed(s, m, b.tokens(), embed, b.e, h);
-        long eIn = b.e, fIn = b.feat.address();
+        k.embed(s, m, in.tokens(), embed, b.e, h);
+        long eIn = b.e, fIn = in.feat();
         if (kind == DraftNetworkKind.MTP) {
             k.rmsnorm(s, m, b.e, 0, 0, enorm, eps, h, 0, b.eNorm);
-            k.rmsnorm(s, m, b.feat.address(), 0, 0, hnorm, eps, h, 0, b.fNorm);
+            k.rmsnorm(s, m, in.feat(), 0, 0, hnorm, eps, h, 0, b.fNorm);
             eIn = b.eNorm;
             fIn = b.fNorm;
         }
@@ -353,9 +474,9 @@ public final class CudaFeatureHead implements DraftNetwork {
         blas.gemm(fIn, Cublas.Type.F32, combineF, Cublas.Type.F32, b.x, Cublas.Type.F32, m, h, h, true);
         k.rmsnorm(s, m, b.x, 0, 0, inputNorm, eps, h, b.a, 0);
         blas.gemm(b.a, Cublas.Type.BF16, qkv, Cublas.Type.BF16, b.qkv, Cublas.Type.F32, m, qkvWidth, h, false);
-        k.qkvRopeAppend(s, m, b.qkv, qNorm, kNorm, invFreq, b.rowPos(), b.rowTable(), b.tables(), eps, nH, nKV, d, b.q,
+        k.qkvRopeAppend(s, m, b.qkv, qNorm, kNorm, invFreq, in.rowPos(), in.rowTable(), in.tables(), eps, nH, nKV, d, b.q,
                 cache.keys(0), cache.values(0));
-        k.attention(s, m, b.q, cache.keys(0), cache.values(0), b.rowPos(), b.rowTable(), b.tables(), nH, nKV, d, scale, b.attn);
+        k.attention(s, m, b.q, cache.keys(0), cache.values(0), in.rowPos(), in.rowTable(), in.tables(), nH, nKV, d, scale, b.attn);
         blas.gemm(b.attn, Cublas.Type.BF16, o, Cublas.Type.BF16, b.x, Cublas.Type.F32, m, h, nH * d, true);
         k.rmsnorm(s, m, b.x, 0, 0, postNorm, eps, h, b.a, b.bF32);
         if (kind == DraftNetworkKind.EAGLE) {
@@ -368,7 +489,7 @@ public final class CudaFeatureHead implements DraftNetwork {
             k.addBf16(s, b.x, b.moeOut, (long) m * h);
         }
         // x = o (pre-norm) is the next entry's feature; logits = lm_head(norm(o)) of the requested rows
-        k.rmsnorm(s, nLogits, b.x, 0, b.logitRows(), outNorm, eps, h, b.hn, 0);
+        k.rmsnorm(s, nLogits, b.x, 0, in.logitRows(), outNorm, eps, h, b.hn, 0);
         blas.gemm(b.hn, Cublas.Type.BF16, lmHead, Cublas.Type.BF16, b.logits.address(), Cublas.Type.F32, nLogits, vocab, h, false);
     }
 
@@ -406,16 +527,18 @@ public final class CudaFeatureHead implements DraftNetwork {
     private void dropGraphs() {
         graphs.values().forEach(CudaGraph::close);
         graphs.clear();
+        chains.values().forEach(CudaGraph::close);
+        chains.clear();
     }
 
     /** Activations, row metadata and their pinned host staging for {@code cap} rows. */
     private final class Buffers implements AutoCloseable {
         final int cap;
         final DeviceArrays scratch = new DeviceArrays(ctx);
-        final DeviceBuffer meta, feat, logits, xBuf;
+        final DeviceBuffer meta, feat, logits, xBuf, chain;
         final long e, eNorm, fNorm, x, a, bF32, qkv, q, attn, gu, act, router, moeOut, hn;
         final PinnedHostMemory pinned;
-        final MemorySegment hostMeta, hostFeat, hostLogits, hostX;
+        final MemorySegment hostMeta, hostFeat, hostLogits, hostX, hostChain;
 
         Buffers(int cap) {
             this.cap = cap;
@@ -438,13 +561,30 @@ public final class CudaFeatureHead implements DraftNetwork {
             router = scratch.zeros(4L * cap * Math.max(1, experts));
             moeOut = scratch.zeros(2L * cap * h);
             hn = scratch.zeros(2L * cap * h);
-            long featOff = align(metaBytes), logitsOff = align(featOff + 4L * cap * h), xOff = align(logitsOff + 4L * cap * vocab);
-            pinned = PinnedHostMemory.alloc(ctx, xOff + 4L * cap * h);
+            long chainBytes = 4L * chainInts();
+            chain = DeviceBuffer.alloc(ctx, chainBytes);
+            long featOff = align(metaBytes), logitsOff = align(featOff + 4L * cap * h), xOff = align(logitsOff + 4L * cap * vocab),
+                    chainOff = align(xOff + 4L * cap * h);
+            pinned = PinnedHostMemory.alloc(ctx, chainOff + chainBytes);
             hostMeta = pinned.segment().asSlice(0, metaBytes);
             hostFeat = pinned.segment().asSlice(featOff, 4L * cap * h);
             hostLogits = pinned.segment().asSlice(logitsOff, 4L * cap * vocab);
             hostX = pinned.segment().asSlice(xOff, 4L * cap * h);
+            hostChain = pinned.segment().asSlice(chainOff, chainBytes);
+            for (int r = 0; r < cap; r++) hostChain.setAtIndex(ValueLayout.JAVA_INT, chainIdentity() + r, r);
         }
+
+        // The chain's ints, each block cap long: drafts [MAX_CHAIN] (first, so one read-back covers them), the identity
+        // rows, the first link's logit and hidden rows, then per link j (1..MAX_CHAIN-1) its tokens, positions and
+        // block-table rows.
+        long chainDrafts(int j, int c) { return (long) j * cap + c; }
+        long chainIdentity() { return (long) MAX_CHAIN * cap; }
+        long chainFirstLogitRow(int c) { return (MAX_CHAIN + 1L) * cap + c; }
+        long chainFirstXRow(int c) { return (MAX_CHAIN + 2L) * cap + c; }
+        long chainToken(int j, int c) { return (MAX_CHAIN + 3L + 3L * (j - 1)) * cap + c; }
+        long chainPos(int j, int c) { return (MAX_CHAIN + 4L + 3L * (j - 1)) * cap + c; }
+        long chainRowTable(int j, int c) { return (MAX_CHAIN + 5L + 3L * (j - 1)) * cap + c; }
+        long chainInts() { return (MAX_CHAIN + 3L + 3L * (MAX_CHAIN - 1)) * cap; }
 
         private static long align(long n) {
             return (n + 255) / 256 * 256;
@@ -459,6 +599,7 @@ public final class CudaFeatureHead implements DraftNetwork {
         @Override
         public void close() {
             pinned.close();
+            chain.close();
             meta.close();
             feat.close();
             logits.close();

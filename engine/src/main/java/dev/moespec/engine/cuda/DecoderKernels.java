@@ -18,7 +18,7 @@ final class DecoderKernels {
     /** Largest head_dim the attention and RoPE kernels take (8 elements per lane, one 256-wide head in shared memory). */
     static final int MAX_HEAD_DIM = 256;
 
-    private final CudaFunction embed, rmsnorm, qkvRopeAppend, attention, addBf16, sample, siluMul, biasSiluResidual;
+    private final CudaFunction embed, rmsnorm, qkvRopeAppend, attention, addBf16, sample, siluMul, biasSiluResidual, draftNext;
 
     private DecoderKernels(CudaModule module) {
         embed = module.function("es_embed");
@@ -29,6 +29,7 @@ final class DecoderKernels {
         sample = module.function("es_sample");
         siluMul = module.function("es_silu_mul");
         biasSiluResidual = module.function("es_bias_silu_residual");
+        draftNext = module.function("es_draft_next");
     }
 
     /** Whether this jar carries the engine fatbin (built with nvcc). */
@@ -78,6 +79,17 @@ final class DecoderKernels {
     /** {@code out[r] = silu(gu[r, :inter]) * gu[r, inter:]} as bf16 (the dense SwiGLU of the EAGLE head). */
     void siluMul(long stream, int rows, long gu, int inter, long outBf16) {
         siluMul.launch(Dim3.of(rows), Dim3.of(256), 0, stream, KernelArgs.create().ptr(gu).i32(inter).ptr(outBf16));
+    }
+
+    /**
+     * One link of an on-device greedy drafting chain: for each of {@code chunks} chunks, {@code drafts[c]} and
+     * {@code tokens[c]} = argmax of logits row {@code logitRows[c]}, {@code feat[c]} = hidden row {@code xRows[c]};
+     * {@code tokens} and {@code feat} may be 0.
+     */
+    void draftNext(long stream, int chunks, long logits, int vocab, long logitRows, long x, int h, long xRows, long drafts,
+                   long tokens, long feat) {
+        draftNext.launch(Dim3.of(chunks), Dim3.of(256), 0, stream, KernelArgs.create().ptr(logits).i32(vocab).ptr(logitRows)
+                .ptr(x).i32(h).ptr(xRows).ptr(drafts).ptr(tokens).ptr(feat));
     }
 
     /** Medusa ResBlocks: {@code r[i] = hn + silu(t[i] + bias[i])} for {@code heads} heads, fp32. */

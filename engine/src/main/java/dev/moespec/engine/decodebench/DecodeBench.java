@@ -29,8 +29,9 @@ import java.util.Objects;
  *
  * <p>On the GPU the step is split into regions (attention, MoE, dense GEMMs, sampling, other) by CUDA events
  * recorded inside the captured graph (so without launch gaps), scaled to the device time of the plain graph
- * replay. The Java-side dispatch share is the host time to queue a step (Java code plus the driver calls it makes)
- * over the wall time of the step; the host share is everything that is not device time
+ * replay. The Java-side dispatch share is the median host time to queue a step (Java code plus the driver calls it
+ * makes; measured after a JIT warm-up, see {@link #jitWarmup}) over the median wall time of the step; the host share
+ * is everything that is not device time
  * ({@code 1 - device / wall}: dispatch the device waits for, launch latency, read-back, synchronisation).
  */
 public final class DecodeBench {
@@ -43,10 +44,12 @@ public final class DecodeBench {
      * @param cpu        run the CPU path
      * @param gpu        run the GPU path
      * @param kvBytes    KV-cache budget of each runner
+     * @param jitWarmup  GPU decode steps run once before any configuration, so that the dispatch code is compiled
      */
     public record Options(Path model, String moeBackend, int[] batches, int steps, int warmup, boolean cpu, boolean gpu,
-                          long kvBytes) {
+                          long kvBytes, int jitWarmup) {
         public Options {
+            if (jitWarmup < 0) throw new IllegalArgumentException("--jit-warmup must be >= 0, got " + jitWarmup);
             Objects.requireNonNull(model, "model");
             batches = batches.clone();
             for (int b : batches) {
@@ -80,6 +83,9 @@ public final class DecodeBench {
             if (!gpuDevice.isCuda()) throw new IllegalStateException("bench decode on the GPU needs a CUDA device: " + gpuDevice.describe());
             try (Engine engine = Engine.build(config, gpuDevice, loader);
                  CudaMoeModel runner = CudaRunners.open(engine.target(), gpuDevice.ordinal(), o.kvBytes())) {
+                progress.printf("bench decode: %s JIT warm-up, %d steps%n", runner.device(), o.jitWarmup());
+                progress.flush();
+                jitWarmup(runner, o.jitWarmup(), vocabStart);
                 for (int b : o.batches()) {
                     progress.printf("bench decode: %s batch %d%n", runner.device(), b);
                     progress.flush();
@@ -168,6 +174,32 @@ public final class DecodeBench {
         }
         return out;
     }
+
+    /**
+     * Decode steps whose only purpose is to let the JIT compile the step's dispatch code (the per-configuration
+     * warm-up is too short for that), graphs on and off, at batch 1, on fresh sequences of at most
+     * {@link #JIT_ROUND} steps each so that no sequence outgrows the model's positions. A serving engine runs
+     * millions of steps, so the Java-side share is measured on compiled code.
+     */
+    private static void jitWarmup(CudaMoeModel r, int steps, int vocabStart) {
+        RowSampling[] greedy = {RowSampling.GREEDY};
+        for (boolean graphs : new boolean[] {true, false}) {
+            r.useGraphs(graphs);
+            for (int done = 0; done < steps; done += JIT_ROUND) {
+                int n = Math.min(JIT_ROUND, steps - done);
+                int[] next = new int[1];
+                int[] seqs = openAndPrefill(r, 1, n + 1, vocabStart, next);
+                try {
+                    for (int s = 0; s < n; s++) next = r.decode(seqs, next, greedy);
+                } finally {
+                    r.release(seqs[0]);
+                }
+            }
+        }
+    }
+
+    /** Steps of one sequence in the JIT warm-up (well inside any model's max positions). */
+    private static final int JIT_ROUND = 500;
 
     /** Prefills {@code b} fresh sequences, then warm-up and timed decode steps; releases them. */
     private static Pass pass(CudaMoeModel r, Options o, int b, int vocabStart, RowSampling[] greedy) {

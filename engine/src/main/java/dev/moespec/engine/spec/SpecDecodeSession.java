@@ -8,8 +8,7 @@ import dev.moespec.api.proposer.ProposerSettings;
 import dev.moespec.engine.cuda.CudaRunners;
 import dev.moespec.engine.model.ModelRunner;
 import dev.moespec.engine.spec.draft.DrafterFactory;
-import dev.moespec.engine.spec.gpu.GpuRejectionSampler;
-import dev.moespec.engine.spec.gpu.GpuVerifier;
+import dev.moespec.engine.spec.gpu.VerifierPlacement;
 import dev.moespec.engine.wiring.Engine;
 import dev.moespec.engine.wiring.MoeKernels;
 import dev.moespec.engine.wiring.RoleMoe;
@@ -72,9 +71,7 @@ public final class SpecDecodeSession implements AutoCloseable {
                     new DrafterFactory(config, draft, kvCacheBytes, cuda), engine.device());
             Proposer proposer = provider.create(context);
             try {
-                // on the GPU the rejection sampler runs there too (rejection.cu), when the engine jar has its kernels
-                BatchVerifier verifier = cuda.isPresent() && GpuRejectionSampler.kernelsPresent()
-                        ? GpuVerifier.open(cuda.getAsInt()) : BatchVerifier.host();
+                BatchVerifier verifier = VerifierPlacement.open(cuda);
                 return new SpecDecodeSession(target, Optional.of(proposer), provider.method(), context, Optional.of(draft),
                         verifier);
             } catch (RuntimeException e) {
@@ -122,7 +119,7 @@ public final class SpecDecodeSession implements AutoCloseable {
                 "none (" + (draft.moe() instanceof RoleMoe.NoMoeLayers n ? n.why() : "no MoE layers") + ")");
     }
 
-    /** Where verification's rejection sampler runs: {@code cpu} or {@code gpu}. */
+    /** Where verification's rejection sampler runs: {@code cpu}, {@code gpu}, or {@code auto (…)} (see {@link VerifierPlacement}). */
     public String verifierDevice() {
         return verifier.where();
     }

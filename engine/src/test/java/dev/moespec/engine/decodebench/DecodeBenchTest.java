@@ -21,7 +21,7 @@ class DecodeBenchTest {
     void cpuRowsHaveThroughputAndNoRegionSplit() {
         StringWriter progress = new StringWriter();
         List<DecodeBenchRow> rows = DecodeBench.run(new DecodeBench.Options(DemoModels.target(), "auto", new int[]{1, 3}, 2, 1,
-                true, false, 8L << 20), DeviceInfo.cpu("test"), getClass().getClassLoader(), new PrintWriter(progress));
+                true, false, 8L << 20, 0), DeviceInfo.cpu("test"), getClass().getClassLoader(), new PrintWriter(progress));
         assertEquals(2, rows.size());
         assertEquals(List.of(1, 3), rows.stream().map(DecodeBenchRow::batch).toList());
         for (DecodeBenchRow r : rows) {
@@ -47,7 +47,7 @@ class DecodeBenchTest {
     @Test
     void batchesAboveOneDecodeStepAreRefused() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new DecodeBench.Options(DemoModels.target(), "auto",
-                new int[]{65}, 2, 1, true, false, 1L << 20));
+                new int[]{65}, 2, 1, true, false, 1L << 20, 0));
         assertTrue(e.getMessage().contains("1..64"), e.getMessage());
     }
 }

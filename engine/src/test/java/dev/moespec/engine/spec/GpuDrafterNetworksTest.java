@@ -23,6 +23,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.OptionalInt;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -92,6 +93,53 @@ class GpuDrafterNetworksTest {
             DraftOutput cr = cpu.forward(List.of(new DraftChunk(cs, new int[] {d}, f)));
             compared += compare(method + " after rollback", cpu, cr, gpu.forward(List.of(new DraftChunk(gs, new int[] {d}, f))));
             assertTrue(compared >= 3, method + ": only " + compared + " of 5 entries were free of routing ties");
+        }
+    }
+
+    /**
+     * The device drafting chain ({@code forwardGreedy}: argmax and feature fed forward by a kernel, one graph for the
+     * steps after the first) against the same network driven step by step through {@code forward} with the argmax on
+     * the host: three sequences of different lengths in one batch, four steps. The two paths run the same kernels on
+     * the same shapes, so the drafts and the cached entries are the same, exactly.
+     */
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"eagle, EAGLE, ", "mtp, MTP, triton"})
+    void deviceChainDraftsWhatStepByStepDraftingDrafts(String method, DraftNetworkKind kind, String draftBackend) {
+        int steps = 4;
+        int[] lengths = {prompt.length - 1, 40, 77};
+        try (Engine gpuEngine = SpecPrompts.gpuEngine(method, steps, "flashinfer_trtllm", draftBackend);
+             DraftNetwork gpu = gpuFactory(gpuEngine).network(kind)) {
+            for (int round = 0; round < 2; round++) {  // the second round replays the captured chain
+                int[] chained = new int[lengths.length], stepped = new int[lengths.length];
+                List<DraftChunk> chainChunks = new java.util.ArrayList<>(), stepChunks = new java.util.ArrayList<>();
+                for (int i = 0; i < lengths.length; i++) {
+                    chained[i] = gpu.open(prompt.length + steps);
+                    stepped[i] = gpu.open(prompt.length + steps);
+                    int[] tokens = Arrays.copyOfRange(prompt, 1, lengths[i] + 1);
+                    float[][] f = Arrays.copyOfRange(features, 0, lengths[i]);
+                    chainChunks.add(new DraftChunk(chained[i], tokens, f));
+                    stepChunks.add(new DraftChunk(stepped[i], tokens, f));
+                }
+                int[][] fromChain = gpu.forwardGreedy(chainChunks, steps);
+                int[][] fromSteps = new int[lengths.length][steps];
+                List<DraftChunk> next = stepChunks;
+                for (int j = 0; j < steps; j++) {
+                    DraftOutput out = gpu.forward(next);
+                    next = new java.util.ArrayList<>();
+                    for (int i = 0; i < lengths.length; i++) {
+                        fromSteps[i][j] = argmax(out.lastLogits()[i]);
+                        next.add(new DraftChunk(stepped[i], new int[] {fromSteps[i][j]}, new float[][] {out.lastHidden()[i]}));
+                    }
+                }
+                for (int i = 0; i < lengths.length; i++) {
+                    assertArrayEquals(fromSteps[i], fromChain[i], method + " round " + round + ", sequence " + i + ": drafts");
+                    assertEquals(gpu.length(stepped[i]), gpu.length(chained[i]), "entries cached");
+                    assertEquals(lengths[i] + steps - 1, gpu.length(chained[i]), "entries cached");
+                    gpu.release(chained[i]);
+                    gpu.release(stepped[i]);
+                }
+                System.out.printf("%s chain round %d: drafts %s%n", method, round, Arrays.deepToString(fromChain));
+            }
         }
     }
 

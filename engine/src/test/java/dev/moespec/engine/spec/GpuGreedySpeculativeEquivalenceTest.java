@@ -3,6 +3,7 @@ package dev.moespec.engine.spec;
 import dev.moespec.engine.cuda.CudaMoeModel;
 import dev.moespec.engine.cuda.CudaRunners;
 import dev.moespec.engine.sampling.SamplingParams;
+import dev.moespec.engine.spec.gpu.VerifierPlacement;
 import dev.moespec.engine.wiring.Engine;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
@@ -36,9 +37,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * near-tie of the target's own logits can resolve differently): greedy speculative output equals plain greedy output token for token for every
  * proposer × k ∈ {1..4} (medusa ≤ 3) on all 64 prompts of spec-prompts.jsonl × 128 new tokens, in batches of 8
  * (the bench's batch; verification then stays in the MoE's decode phase and on CUDA graphs). The reference is plain
- * greedy decoding on the GPU in the same batches. Then the mean accepted tokens per step of each method × k are
- * within eval.json's tolerance as on the CPU ({@code AcceptanceVersusEvalTest}): 5% for the neural drafters on all
- * 64 prompts, 15% for ngram, so the GPU drafter networks are checked end to end as well.
+ * greedy decoding on the GPU in the same batches. Then the mean accepted tokens per step of each neural method × k
+ * are within 5% of eval.json on all 64 prompts, so the GPU drafter networks are checked end to end as well; ngram's
+ * accepted tokens and verification steps equal, exactly, FORMAT.md §5.5's prompt-lookup rule replayed over the plain
+ * outputs. (ngram's acceptance against eval.json is reported, not asserted: eval.json measured it on the bf16 target,
+ * which the demo family does not ship, and prompt lookup depends on the exact token sequences a target produces.)
  */
 @Tag("gpu")
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -48,6 +51,9 @@ class GpuGreedySpeculativeEquivalenceTest {
 
     private static List<int[]> prompts;
     private static List<int[]> plain;
+    /** Plain greedy outputs {@link #LOOKAHEAD} tokens longer, to replay ngram's last verification of a sequence. */
+    private static List<int[]> plainLonger;
+    private static final int LOOKAHEAD = 4;
     private static final Map<String, SpecMetrics> measured = new LinkedHashMap<>();
 
     @BeforeAll
@@ -55,17 +61,21 @@ class GpuGreedySpeculativeEquivalenceTest {
         Assumptions.assumeTrue(CudaRunners.unavailableReason().isEmpty(),
                 () -> "CUDA runner unavailable: " + CudaRunners.unavailableReason().orElse(""));
         System.setProperty(CudaRunners.BATCH_INVARIANT_PROPERTY, "true");
+        // the GPU rejection sampler in the loop on every step (auto would verify the demo's small steps on the host)
+        System.setProperty(VerifierPlacement.PROPERTY, "gpu");
         prompts = SpecPrompts.load(PROMPTS);
         try (Engine engine = SpecPrompts.gpuEngine(null, 0, "auto", null);
              SpecDecodeSession session = SpecDecodeSession.open(engine, SpecPrompts.KV)) {
             assertTrue(((CudaMoeModel) session.target()).batchInvariantOn(), "the target runner is batch-invariant");
-            plain = run(session).tokens;
+            plain = run(session, GREEDY).tokens;
+            plainLonger = run(session, new SamplingParams(0, 0, 1, OptionalLong.empty(), NEW_TOKENS + LOOKAHEAD, true)).tokens;
         }
     }
 
     @AfterAll
     static void report() {
         System.clearProperty(CudaRunners.BATCH_INVARIANT_PROPERTY);
+        System.clearProperty(VerifierPlacement.PROPERTY);
         measured.forEach((key, m) -> System.out.printf("GPU %s: mean accepted %.3f, passes %d, %.1f tokens/s (batch %d)%n",
                 key, m.meanAcceptedPerStep(), m.targetPasses(), m.tokensPerSecond(), BATCH));
     }
@@ -73,14 +83,14 @@ class GpuGreedySpeculativeEquivalenceTest {
     private record Run(List<int[]> tokens, SpecMetrics merged) {}
 
     /** All prompts in batches of {@link #BATCH}; metrics summed over the batches (acceptance from the totals). */
-    private static Run run(SpecDecodeSession session) {
+    private static Run run(SpecDecodeSession session, SamplingParams params) {
         List<int[]> out = new ArrayList<>();
         long steps = 0, accepted = 0, passes = 0, tokens = 0;
         double seconds = 0;
         SpecMetrics last = null;
         for (int from = 0; from < prompts.size(); from += BATCH) {
             SpecGenerationResult r = session.generator(SpecPrompts.BOS).generate(
-                    prompts.subList(from, Math.min(prompts.size(), from + BATCH)), GREEDY, BatchListener.NONE);
+                    prompts.subList(from, Math.min(prompts.size(), from + BATCH)), params, BatchListener.NONE);
             out.addAll(r.tokens());
             last = r.metrics();
             steps += last.verifySteps();
@@ -107,7 +117,7 @@ class GpuGreedySpeculativeEquivalenceTest {
         try (Engine engine = SpecPrompts.gpuEngine(method, k, "auto", null);
              SpecDecodeSession session = SpecDecodeSession.open(engine, SpecPrompts.KV)) {
             assertEquals("gpu", session.verifierDevice(), "the rejection sampler runs on the GPU beside the target");
-            Run r = run(session);
+            Run r = run(session, GREEDY);
             int mismatched = 0;
             for (int i = 0; i < prompts.size(); i++) {
                 if (!java.util.Arrays.equals(plain.get(i), r.tokens.get(i))) mismatched++;
@@ -150,18 +160,44 @@ class GpuGreedySpeculativeEquivalenceTest {
 
     @Order(2)
     @Test
-    void acceptanceMatchesEvalJson() {
+    void neuralAcceptanceMatchesEvalJson() {
         Assumptions.assumeFalse(measured.isEmpty(), "the equivalence runs measured nothing");
         List<String> off = new ArrayList<>();
         measured.forEach((key, m) -> {
             String method = key.substring(0, key.indexOf(' '));
-            if (method.equals("ngram") && m.k() != 4) return; // eval.json has ngram at k=4 only
+            if (method.equals("ngram")) return; // see ngramAcceptsWhatItsRuleAccepts
             double expected = SpecPrompts.evalMeanAccepted(method, m.k());
-            double tolerance = method.equals("ngram") ? 0.15 : 0.05;
-            if (Math.abs(m.meanAcceptedPerStep() - expected) > expected * tolerance) {
+            if (Math.abs(m.meanAcceptedPerStep() - expected) > expected * 0.05) {
                 off.add(String.format(java.util.Locale.ROOT, "%s: %.3f vs eval %.3f", key, m.meanAcceptedPerStep(), expected));
             }
         });
-        assertEquals(List.of(), off, "mean accepted per step outside eval.json's tolerance");
+        assertEquals(List.of(), off, "mean accepted per step more than 5% from eval.json");
+    }
+
+    @Order(2)
+    @Test
+    void ngramAcceptsWhatItsRuleAccepts() {
+        Assumptions.assumeFalse(measured.isEmpty(), "the equivalence runs measured nothing");
+        int checked = 0;
+        for (int k = 1; k <= 4; k++) {
+            SpecMetrics m = measured.get("ngram k=" + k);
+            if (m == null) continue;
+            long accepted = 0, steps = 0;
+            for (int i = 0; i < prompts.size(); i++) {
+                long[] r = NgramRule.replay(prompts.get(i), plainLonger.get(i), NEW_TOKENS, k, 2, 5);
+                accepted += r[0];
+                steps += r[1];
+            }
+            assertEquals(steps, m.verifySteps(), "ngram k=" + k + ": verification steps");
+            assertEquals(accepted, m.acceptedTokens(), "ngram k=" + k + ": accepted drafts");
+            if (k == 4) {
+                double eval = SpecPrompts.evalMeanAccepted("ngram", 4);
+                System.out.printf(java.util.Locale.ROOT, "ngram k=4: mean accepted %.3f = the rule's replay; eval.json %.3f (%+.1f%%),"
+                        + " measured on the bf16 target the demo family does not ship%n", accepted / (double) steps, eval,
+                        100 * (accepted / (double) steps / eval - 1));
+            }
+            checked++;
+        }
+        assertTrue(checked > 0, "no ngram run was measured");
     }
 }

@@ -71,6 +71,16 @@ public final class FeatureHeadProposer implements Proposer {
             drafts[i] = new int[budget[i]];
             active.add(i);
         }
+        if (active.isEmpty()) return Proposal.tokensOnly(Arrays.asList(drafts));
+        int steps = budget[active.getFirst()];
+        boolean uniform = true;
+        for (int i : active) uniform &= budget[i] == steps;
+        if (uniform) {
+            // the usual case (no sequence near max_model_len): the network may run the whole chain on its device
+            int[][] chained = network.forwardGreedy(chunks, steps);
+            for (int a = 0; a < active.size(); a++) drafts[active.get(a)] = chained[a];
+            return Proposal.tokensOnly(Arrays.asList(drafts));
+        }
         for (int j = 0; !active.isEmpty(); j++) {
             DraftOutput out = network.forward(chunks);
             List<Integer> next = new ArrayList<>();
