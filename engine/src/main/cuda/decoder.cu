@@ -287,11 +287,11 @@ extern "C" __global__ void es_add_bf16(float* __restrict__ x, const __nv_bfloat1
         x[i] += __bfloat162float(add[i]);
 }
 
-// Greedy: lowest index of the largest logit of each row.   grid (rows), block 256
-extern "C" __global__ void es_argmax(const float* __restrict__ logits, int v, int* __restrict__ out) {
+// The lowest index of the largest of row[0..v) (0 for an empty or all-NaN row), in every thread of the block.
+// blockDim.x <= 256, a power of two.
+__device__ int block_argmax(const float* row, int v) {
     __shared__ float bv[256];
     __shared__ int bi[256];
-    const float* row = logits + (long long)blockIdx.x * v;
     float best = -INFINITY;
     int idx = 0x7fffffff;
     for (int i = threadIdx.x; i < v; i += blockDim.x) {
@@ -312,7 +312,9 @@ extern "C" __global__ void es_argmax(const float* __restrict__ logits, int v, in
         }
         __syncthreads();
     }
-    if (threadIdx.x == 0) out[blockIdx.x] = bi[0] == 0x7fffffff ? 0 : bi[0];
+    int r = bi[0] == 0x7fffffff ? 0 : bi[0];
+    __syncthreads();  // bv/bi may be reused by the next call
+    return r;
 }
 
 // One link of a greedy drafting chain kept on the device: for chunk c, the argmax (lowest index on ties) of logits
@@ -322,31 +324,8 @@ extern "C" __global__ void es_argmax(const float* __restrict__ logits, int v, in
 extern "C" __global__ void es_draft_next(const float* __restrict__ logits, int v, const int* __restrict__ logit_rows,
                                          const float* __restrict__ x, int h, const int* __restrict__ x_rows,
                                          int* __restrict__ drafts, int* __restrict__ tokens, float* __restrict__ feat) {
-    __shared__ float bv[256];
-    __shared__ int bi[256];
-    const float* row = logits + (long long)logit_rows[blockIdx.x] * v;
-    float best = -INFINITY;
-    int idx = 0x7fffffff;
-    for (int i = threadIdx.x; i < v; i += blockDim.x) {
-        float l = row[i];
-        if (l > best) { best = l; idx = i; }
-    }
-    bv[threadIdx.x] = best;
-    bi[threadIdx.x] = idx;
-    __syncthreads();
-    for (int s = blockDim.x / 2; s > 0; s >>= 1) {
-        if (threadIdx.x < s) {
-            float ov = bv[threadIdx.x + s];
-            int oi = bi[threadIdx.x + s];
-            if (ov > bv[threadIdx.x] || (ov == bv[threadIdx.x] && oi < bi[threadIdx.x])) {
-                bv[threadIdx.x] = ov;
-                bi[threadIdx.x] = oi;
-            }
-        }
-        __syncthreads();
-    }
+    int t = block_argmax(logits + (long long)logit_rows[blockIdx.x] * v, v);
     if (threadIdx.x == 0) {
-        int t = bi[0] == 0x7fffffff ? 0 : bi[0];
         drafts[blockIdx.x] = t;
         if (tokens) tokens[blockIdx.x] = t;
     }

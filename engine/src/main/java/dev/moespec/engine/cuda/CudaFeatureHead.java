@@ -301,15 +301,18 @@ public final class CudaFeatureHead implements DraftNetwork {
             }
             row += entries;
         }
-        for (int c = n; c < chainRows; c++) {  // padding rows: token 0 at position 0 of block 0, as in upload()
+        // padding rows: drafted from row 0 like the real ones (the graph of a bucket serves every chunk count in it),
+        // entered at position 0 of block 0, which no sequence owns, as in upload()
+        for (int c = n; c < chainRows; c++) {
+            cm.setAtIndex(ValueLayout.JAVA_INT, b.chainFirstLogitRow(c), 0);
+            cm.setAtIndex(ValueLayout.JAVA_INT, b.chainFirstXRow(c), 0);
             for (int j = 1; j < steps; j++) {
-                cm.setAtIndex(ValueLayout.JAVA_INT, b.chainToken(j, c), 0);
                 cm.setAtIndex(ValueLayout.JAVA_INT, b.chainPos(j, c), 0);
                 cm.setAtIndex(ValueLayout.JAVA_INT, b.chainRowTable(j, c), 0);
             }
         }
         b.chain.copyFromAsync(cm, stream);
-        runChain(chainRows, n, steps);
+        runChain(chainRows, steps);
         b.chain.copyToAsync(cm.asSlice(0, 4L * b.chainDrafts(steps, 0)), stream);
         stream.synchronize();
         int[][] drafts = new int[n][steps];
@@ -322,16 +325,16 @@ public final class CudaFeatureHead implements DraftNetwork {
     }
 
     /** Queues the chain's links after the first step: eagerly the first time for a shape, then as its graph. */
-    private void runChain(int chainRows, int n, int steps) {
+    private void runChain(int chainRows, int steps) {
         long key = (long) chainRows << 32 | steps;
         CudaGraph g = chains.get(key);
         if (g != null) {
             g.launch(stream);
             return;
         }
-        chain(chainRows, n, steps); // kernels are created (MTP MoE weights uploaded) on first use, which capture forbids
+        chain(chainRows, steps); // kernels are created (MTP MoE weights uploaded) on first use, which capture forbids
         try {
-            chains.put(key, CudaGraph.capture(stream, () -> chain(chainRows, n, steps)));
+            chains.put(key, CudaGraph.capture(stream, () -> chain(chainRows, steps)));
         } catch (RuntimeException e) {
             useGraphs = false; // this chain ran eagerly already; later drafting goes step by step
             System.err.println("moespec: CUDA graph capture of the " + kind + " drafting chain failed, drafting step by step: "
@@ -339,18 +342,21 @@ public final class CudaFeatureHead implements DraftNetwork {
         }
     }
 
-    /** The links: draft j - 1 from the previous step's outputs into step j's inputs, step j, ..., the last draft. */
-    private void chain(int chainRows, int n, int steps) {
+    /**
+     * The links: draft j - 1 from the previous step's outputs into step j's inputs, step j, ..., the last draft; over
+     * all {@code chainRows} rows, padding included, so that the graph does not depend on how many are real.
+     */
+    private void chain(int chainRows, int steps) {
         long s = stream.handle();
         Buffers b = buf;
         long ints = b.chain.address();
-        k.draftNext(s, n, b.logits.address(), vocab, ints + 4L * b.chainFirstLogitRow(0), b.x, h, ints + 4L * b.chainFirstXRow(0),
+        k.draftNext(s, chainRows, b.logits.address(), vocab, ints + 4L * b.chainFirstLogitRow(0), b.x, h, ints + 4L * b.chainFirstXRow(0),
                 ints + 4L * b.chainDrafts(0, 0), ints + 4L * b.chainToken(1, 0), b.feat.address());
         for (int j = 1; j < steps; j++) {
             forward(chainRows, chainRows, new Inputs(ints + 4L * b.chainToken(j, 0), ints + 4L * b.chainPos(j, 0),
                     ints + 4L * b.chainRowTable(j, 0), ints + 4L * b.chainIdentity(), b.tables(), b.feat.address()));
             boolean more = j + 1 < steps;
-            k.draftNext(s, n, b.logits.address(), vocab, ints + 4L * b.chainIdentity(), b.x, h, ints + 4L * b.chainIdentity(),
+            k.draftNext(s, chainRows, b.logits.address(), vocab, ints + 4L * b.chainIdentity(), b.x, h, ints + 4L * b.chainIdentity(),
                     ints + 4L * b.chainDrafts(j, 0), more ? ints + 4L * b.chainToken(j + 1, 0) : 0, more ? b.feat.address() : 0);
         }
     }

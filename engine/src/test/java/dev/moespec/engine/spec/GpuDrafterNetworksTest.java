@@ -99,17 +99,19 @@ class GpuDrafterNetworksTest {
     /**
      * The device drafting chain ({@code forwardGreedy}: argmax and feature fed forward by a kernel, one graph for the
      * steps after the first) against the same network driven step by step through {@code forward} with the argmax on
-     * the host: three sequences of different lengths in one batch, four steps. The two paths run the same kernels on
-     * the same shapes, so the drafts and the cached entries are the same, exactly.
+     * the host: sequences of different lengths in one batch, four steps; three of them, then (replaying the graph of
+     * the same 4-row bucket) four, then three again. The two paths run the same kernels on the same shapes, so the
+     * drafts and the cached entries are the same, exactly.
      */
     @ParameterizedTest(name = "{0}")
     @CsvSource({"eagle, EAGLE, ", "mtp, MTP, triton"})
     void deviceChainDraftsWhatStepByStepDraftingDrafts(String method, DraftNetworkKind kind, String draftBackend) {
         int steps = 4;
-        int[] lengths = {prompt.length - 1, 40, 77};
+        int[][] rounds = {{prompt.length - 1, 40, 77}, {33, prompt.length - 1, 90, 12}, {64, 21, prompt.length - 1}};
         try (Engine gpuEngine = SpecPrompts.gpuEngine(method, steps, "flashinfer_trtllm", draftBackend);
              DraftNetwork gpu = gpuFactory(gpuEngine).network(kind)) {
-            for (int round = 0; round < 2; round++) {  // the second round replays the captured chain
+            for (int round = 0; round < rounds.length; round++) {  // later rounds replay the captured chain
+                int[] lengths = rounds[round];
                 int[] chained = new int[lengths.length], stepped = new int[lengths.length];
                 List<DraftChunk> chainChunks = new java.util.ArrayList<>(), stepChunks = new java.util.ArrayList<>();
                 for (int i = 0; i < lengths.length; i++) {
