@@ -55,9 +55,7 @@ public interface DraftNetwork extends AutoCloseable {
             DraftOutput out = forward(next);
             List<DraftChunk> following = new java.util.ArrayList<>(chunks.size());
             for (int c = 0; c < chunks.size(); c++) {
-                float[] logits = out.lastLogits()[c];
-                int best = 0;
-                for (int v = 1; v < logits.length; v++) if (logits[v] > logits[best]) best = v;
+                int best = Argmax.of(out.lastLogits()[c]);
                 drafts[c][j] = best;
                 boolean fed = chunks.get(c).features() != null;
                 following.add(new DraftChunk(chunks.get(c).sequence(), new int[] {best},

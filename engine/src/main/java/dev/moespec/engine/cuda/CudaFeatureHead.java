@@ -19,6 +19,7 @@ import dev.moespec.engine.loader.MoeDecoderLayout;
 import dev.moespec.engine.model.HostWeights;
 import dev.moespec.engine.model.MoeKernelSource;
 import dev.moespec.engine.model.MoeWeightsFactory;
+import dev.moespec.engine.model.Ops;
 import dev.moespec.moe.MoeKernel;
 import dev.moespec.moe.MoeKernelUnavailableException;
 import dev.moespec.moe.reference.CpuReferenceBackendProvider;
@@ -98,11 +99,7 @@ public final class CudaFeatureHead implements DraftNetwork {
         inter = kind == DraftNetworkKind.EAGLE ? c.intermediateSize() : 0;
         experts = kind == DraftNetworkKind.MTP ? c.numExperts() : 0;
         moeLayer = kind == DraftNetworkKind.MTP ? Integer.parseInt(prefix.split("\\.")[2]) : -1;
-        if (d > DecoderKernels.MAX_HEAD_DIM || d % 2 != 0 || nH % nKV != 0) {
-            throw new IllegalArgumentException(kind + " head " + c.configFile() + ": head_dim " + d + " / heads " + nH + "/" + nKV
-                    + " are not supported by the CUDA attention kernels (even head_dim <= " + DecoderKernels.MAX_HEAD_DIM
-                    + ", heads a multiple of kv heads); run with --device cpu");
-        }
+        DecoderKernels.requireAttentionShape(d, nH, nKV, kind + " head " + c.configFile());
         ctx = CudaContext.open(ordinal);
         CudaStream s = null;
         Cublas b = null;
@@ -120,12 +117,8 @@ public final class CudaFeatureHead implements DraftNetwork {
                 outNorm = dw.f32(HostWeights.vector(target, "model.norm.weight"));
                 combine = HostWeights.matrix(head, "fc.weight");
                 enorm = hnorm = 0;
-                float[] gate = HostWeights.matrix(head, prefix + "mlp.gate_proj.weight");
-                float[] up = HostWeights.matrix(head, prefix + "mlp.up_proj.weight");
-                float[] gu = new float[gate.length + up.length];
-                System.arraycopy(gate, 0, gu, 0, gate.length);
-                System.arraycopy(up, 0, gu, gate.length, up.length);
-                gateUp = dw.bf16(gu);
+                gateUp = dw.bf16(DeviceArrays.concat(HostWeights.matrix(head, prefix + "mlp.gate_proj.weight"),
+                        HostWeights.matrix(head, prefix + "mlp.up_proj.weight")));
                 down = dw.bf16(HostWeights.matrix(head, prefix + "mlp.down_proj.weight"));
                 router = 0;
             } else {
@@ -141,19 +134,14 @@ public final class CudaFeatureHead implements DraftNetwork {
             combineF = dw.f32(DeviceArrays.columns(combine, h, 2 * h, h, h));
             inputNorm = dw.f32(HostWeights.vector(head, prefix + "input_layernorm.weight"));
             postNorm = dw.f32(HostWeights.vector(head, prefix + "post_attention_layernorm.weight"));
-            float[] q = HostWeights.matrix(head, prefix + "self_attn.q_proj.weight"),
-                    kk = HostWeights.matrix(head, prefix + "self_attn.k_proj.weight"),
-                    v = HostWeights.matrix(head, prefix + "self_attn.v_proj.weight");
-            float[] fused = new float[q.length + kk.length + v.length];
-            System.arraycopy(q, 0, fused, 0, q.length);
-            System.arraycopy(kk, 0, fused, q.length, kk.length);
-            System.arraycopy(v, 0, fused, q.length + kk.length, v.length);
-            qkv = dw.bf16(fused);
+            qkv = dw.bf16(DeviceArrays.concat(HostWeights.matrix(head, prefix + "self_attn.q_proj.weight"),
+                    HostWeights.matrix(head, prefix + "self_attn.k_proj.weight"),
+                    HostWeights.matrix(head, prefix + "self_attn.v_proj.weight")));
             o = dw.bf16(HostWeights.matrix(head, prefix + "self_attn.o_proj.weight"));
             boolean qk = head.has(prefix + "self_attn.q_norm.weight");
             qNorm = qk ? dw.f32(HostWeights.vector(head, prefix + "self_attn.q_norm.weight")) : 0;
             kNorm = qk ? dw.f32(HostWeights.vector(head, prefix + "self_attn.k_norm.weight")) : 0;
-            invFreq = dw.f32(DenseWeights.invFreq(d, c.ropeTheta()));
+            invFreq = dw.f32(Ops.invFreq(d, c.ropeTheta()));
             kv = new DeviceKvCache(ctx, 1, nKV * d, kvCacheBytes);
         } catch (RuntimeException e) {
             if (kv != null) kv.close();
@@ -204,17 +192,12 @@ public final class CudaFeatureHead implements DraftNetwork {
 
     @Override
     public int length(int sequence) {
-        return cache.sequence(sequence).length;
+        return cache.length(sequence);
     }
 
     @Override
     public void truncate(int sequence, int length) {
-        var s = cache.sequence(sequence);
-        if (length < 0 || length > s.length) {
-            throw new IllegalArgumentException("cannot truncate " + kind + " sequence " + sequence + " to " + length
-                    + " entries: it holds " + s.length);
-        }
-        s.length = length;
+        cache.truncate(sequence, length);
     }
 
     @Override
@@ -292,7 +275,7 @@ public final class CudaFeatureHead implements DraftNetwork {
         for (int c = 0; c < n; c++) {
             DraftChunk chunk = chunks.get(c);
             int entries = chunk.tokens().length, last = row + entries - 1;
-            int length = cache.sequence(chunk.sequence()).length + entries;
+            int length = cache.length(chunk.sequence()) + entries;
             cm.setAtIndex(ValueLayout.JAVA_INT, b.chainFirstLogitRow(c), graph ? last : c);
             cm.setAtIndex(ValueLayout.JAVA_INT, b.chainFirstXRow(c), last);
             for (int j = 1; j < steps; j++) {
@@ -311,7 +294,7 @@ public final class CudaFeatureHead implements DraftNetwork {
                 cm.setAtIndex(ValueLayout.JAVA_INT, b.chainRowTable(j, c), 0);
             }
         }
-        b.chain.copyFromAsync(cm, stream);
+        b.chain.copyFromAsync(cm.asSlice(0, 4L * b.chainToken(steps, 0)), stream); // up to this call's last link
         runChain(chainRows, steps);
         b.chain.copyToAsync(cm.asSlice(0, 4L * b.chainDrafts(steps, 0)), stream);
         stream.synchronize();

@@ -131,11 +131,7 @@ public final class CudaMoeModel implements ModelRunner {
         qkvWidth = (nH + 2 * nKV) * d;
         eps = (float) cfg.rmsNormEps();
         scale = (float) (1.0 / Math.sqrt(d));
-        if (d > DecoderKernels.MAX_HEAD_DIM || d % 2 != 0) {
-            throw new IllegalArgumentException("head_dim " + d + " of " + cfg.configFile() + " is not supported by the CUDA"
-                    + " attention kernels (even, at most " + DecoderKernels.MAX_HEAD_DIM + "); run with --device cpu");
-        }
-        if (nH % nKV != 0) throw new IllegalArgumentException("num_attention_heads " + nH + " is not a multiple of num_key_value_heads " + nKV);
+        DecoderKernels.requireAttentionShape(d, nH, nKV, String.valueOf(cfg.configFile()));
         if (!DecoderKernels.present()) {
             throw new IllegalStateException("the engine's CUDA kernels (" + kernelResourceName() + ") are not in this build:"
                     + " it was built without nvcc; rebuild with CUDA installed, or run with --device cpu");
@@ -265,21 +261,12 @@ public final class CudaMoeModel implements ModelRunner {
 
     @Override
     public int length(int sequence) {
-        return cache.sequence(sequence).length;
+        return cache.length(sequence);
     }
 
-    /**
-     * Rollback for speculative decoding: the paged cache is addressed by position, so dropping the tail is setting
-     * the length; the next step overwrites the dropped slots.
-     */
     @Override
     public void truncate(int sequence, int length) {
-        var s = cache.sequence(sequence);
-        if (length < 0 || length > s.length) {
-            throw new IllegalArgumentException("cannot truncate sequence " + sequence + " to " + length
-                    + " tokens: it holds " + s.length + " (a rollback keeps 0.." + s.length + ")");
-        }
-        s.length = length;
+        cache.truncate(sequence, length);
     }
 
     @Override

@@ -20,6 +20,21 @@ final class DecoderKernels {
 
     private final CudaFunction embed, rmsnorm, qkvRopeAppend, attention, addBf16, sample, siluMul, biasSiluResidual, draftNext;
 
+    /**
+     * Fails with what to do instead when the attention and RoPE kernels cannot take these heads ({@code what} names the
+     * model in the message): head_dim even and at most {@link #MAX_HEAD_DIM}, query heads a multiple of KV heads.
+     */
+    static void requireAttentionShape(int d, int nH, int nKV, String what) {
+        if (d > MAX_HEAD_DIM || d % 2 != 0) {
+            throw new IllegalArgumentException("head_dim " + d + " of " + what + " is not supported by the CUDA attention"
+                    + " kernels (even, at most " + MAX_HEAD_DIM + "); run with --device cpu");
+        }
+        if (nH % nKV != 0) {
+            throw new IllegalArgumentException("num_attention_heads " + nH + " of " + what
+                    + " is not a multiple of num_key_value_heads " + nKV + "; run with --device cpu");
+        }
+    }
+
     private DecoderKernels(CudaModule module) {
         embed = module.function("es_embed");
         rmsnorm = module.function("es_rmsnorm");

@@ -5,6 +5,7 @@ import dev.moespec.cuda.CudaContext;
 import dev.moespec.engine.loader.Checkpoint;
 import dev.moespec.engine.loader.MoeDecoderLayout;
 import dev.moespec.engine.model.HostWeights;
+import dev.moespec.engine.model.Ops;
 
 
 /**
@@ -30,19 +31,15 @@ final class DenseWeights implements AutoCloseable {
             embed = arrays.f32(embedValues);
             finalNorm = arrays.f32(HostWeights.vector(c, naming.finalNorm()));
             lmHead = arrays.bf16(cfg.tieWordEmbeddings() ? embedValues : HostWeights.vector(c, naming.lmHead()));
-            invFreq = arrays.f32(invFreq(d, cfg.ropeTheta()));
+            invFreq = arrays.f32(Ops.invFreq(d, cfg.ropeTheta())); // as the CPU path computes it
             layers = new Layer[cfg.numHiddenLayers()];
             for (int i = 0; i < layers.length; i++) {
                 float[] q = HostWeights.matrix(c, naming.attn(i, "q")), k = HostWeights.matrix(c, naming.attn(i, "k")),
                         v = HostWeights.matrix(c, naming.attn(i, "v"));
                 check(q.length == nH * d * h && k.length == nKV * d * h && v.length == nKV * d * h, c, naming.attn(i, "q"),
                         "q/k/v projections are not [nH*d, H] / [nKV*d, H] for the config's sizes");
-                float[] qkv = new float[q.length + k.length + v.length];
-                System.arraycopy(q, 0, qkv, 0, q.length);
-                System.arraycopy(k, 0, qkv, q.length, k.length);
-                System.arraycopy(v, 0, qkv, q.length + k.length, v.length);
                 layers[i] = new Layer(arrays.f32(HostWeights.vector(c, naming.inputNorm(i))),
-                        arrays.f32(HostWeights.vector(c, naming.postAttnNorm(i))), arrays.bf16(qkv),
+                        arrays.f32(HostWeights.vector(c, naming.postAttnNorm(i))), arrays.bf16(DeviceArrays.concat(q, k, v)),
                         arrays.bf16(HostWeights.matrix(c, naming.attn(i, "o"))),
                         naming.hasQkNorm() ? arrays.f32(HostWeights.vector(c, naming.qNorm(i))) : 0L,
                         naming.hasQkNorm() ? arrays.f32(HostWeights.vector(c, naming.kNorm(i))) : 0L,
@@ -56,13 +53,6 @@ final class DenseWeights implements AutoCloseable {
 
     private static void check(boolean ok, Checkpoint c, String name, String what) {
         if (!ok) throw new dev.moespec.engine.loader.CheckpointException(c.fileOf(name), name, what);
-    }
-
-    /** {@code inv_freq[i] = theta^(-2i/d)} in fp32, as the CPU path computes it. */
-    static float[] invFreq(int d, double theta) {
-        float[] f = new float[d / 2];
-        for (int i = 0; i < f.length; i++) f[i] = (float) (1.0 / Math.pow(theta, (2.0 * i) / d));
-        return f;
     }
 
     @Override

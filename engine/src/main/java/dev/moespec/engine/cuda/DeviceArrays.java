@@ -48,6 +48,19 @@ final class DeviceArrays implements AutoCloseable {
         return b.address();
     }
 
+    /** {@code parts} one after another (row-major matrices of one width stacked by rows: a fused projection). */
+    static float[] concat(float[]... parts) {
+        int n = 0;
+        for (float[] p : parts) n += p.length;
+        float[] out = new float[n];
+        int at = 0;
+        for (float[] p : parts) {
+            System.arraycopy(p, 0, out, at, p.length);
+            at += p.length;
+        }
+        return out;
+    }
+
     /** Columns {@code [from, from + cols)} of the row-major {@code [rows, width]} matrix {@code m}, contiguous. */
     static float[] columns(float[] m, int rows, int width, int from, int cols) {
         float[] out = new float[rows * cols];

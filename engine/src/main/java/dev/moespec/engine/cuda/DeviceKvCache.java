@@ -103,6 +103,24 @@ final class DeviceKvCache implements AutoCloseable {
         return s;
     }
 
+    /** Tokens cached for sequence {@code id}. */
+    int length(int id) {
+        return sequence(id).length;
+    }
+
+    /**
+     * Rollback for speculative decoding: the paged cache is addressed by position, so dropping the tail is setting
+     * the length; the next step overwrites the dropped slots.
+     */
+    void truncate(int id, int length) {
+        Sequence s = sequence(id);
+        if (length < 0 || length > s.length) {
+            throw new IllegalArgumentException("cannot truncate sequence " + id + " to " + length
+                    + " tokens: it holds " + s.length + " (a rollback keeps 0.." + s.length + ")");
+        }
+        s.length = length;
+    }
+
     long keys(int layer) {
         return k.address() + layer * layerStride * 4;
     }

@@ -41,9 +41,7 @@ public final class Sampler {
 
     /** Lowest index of the largest logit. */
     public static int argmax(float[] logits) {
-        int best = 0;
-        for (int i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
-        return best;
+        return dev.moespec.api.proposer.Argmax.of(logits);
     }
 
     /**

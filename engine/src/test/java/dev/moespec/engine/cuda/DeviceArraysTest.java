@@ -18,6 +18,12 @@ class DeviceArraysTest {
     }
 
     @Test
+    void concatStacksThePartsInOrder() {
+        assertArrayEquals(new float[] {1, 2, 3, 4, 5, 6}, DeviceArrays.concat(new float[] {1, 2}, new float[] {3},
+                new float[0], new float[] {4, 5, 6}));
+    }
+
+    @Test
     void theTwoHalvesTimesTheirInputsSumToTheWholeProduct() {
         // z = [e | f]·Wᵀ equals e·Eᵀ + f·Fᵀ for the column halves E, F of W: what the GPU head computes
         int h = 3;

@@ -95,7 +95,8 @@ class Fp8MoeLayerGpuTest {
                 }
             }
             for (int l = 0; l < layers; l++) {
-                float[] hs = concat(stackedH[l]), ls = concat(stackedL[l]);
+                float[] hs = DeviceArrays.concat(stackedH[l].toArray(float[][]::new)),
+                        ls = DeviceArrays.concat(stackedL[l].toArray(float[][]::new));
                 perLayer.get(l).add(new Rows("prompts 0-3 stacked", hs, ls, hs.length / h, true));
             }
         }
@@ -168,18 +169,6 @@ class Fp8MoeLayerGpuTest {
         List<float[]>[] lists = new List[n];
         for (int i = 0; i < n; i++) lists[i] = new ArrayList<>();
         return lists;
-    }
-
-    private static float[] concat(List<float[]> parts) {
-        int n = 0;
-        for (float[] p : parts) n += p.length;
-        float[] out = new float[n];
-        int at = 0;
-        for (float[] p : parts) {
-            System.arraycopy(p, 0, out, at, p.length);
-            at += p.length;
-        }
-        return out;
     }
 
     private static MoeKernel create(MoeBackendProvider provider, MoeLayerSpec spec, KernelContext context) {

@@ -2,7 +2,6 @@ package dev.moespec.proposers.draft;
 
 import dev.moespec.api.proposer.DraftChunk;
 import dev.moespec.api.proposer.DraftNetwork;
-import dev.moespec.api.proposer.DraftOutput;
 import dev.moespec.api.proposer.Proposal;
 import dev.moespec.api.proposer.ProposalRequest;
 import dev.moespec.api.proposer.Proposer;
@@ -51,25 +50,17 @@ final class DraftModelProposer implements Proposer {
             // keep what the cache shares with the history; at least the last token is fed again for its logits
             int keep = sequences.rollBack(c, history, history.length - 1);
             chunks.add(DraftChunk.tokens(c.handle(), Arrays.copyOfRange(history, keep, history.length)));
-            drafts[i] = new int[budget[i]];
             active.add(i);
         }
-        for (int j = 0; !active.isEmpty(); j++) {
-            DraftOutput out = network.forward(chunks);
-            List<Integer> next = new ArrayList<>();
-            List<DraftChunk> nextChunks = new ArrayList<>();
-            for (int a = 0; a < active.size(); a++) {
-                int i = active.get(a);
-                drafts[i][j] = Argmax.of(out.lastLogits()[a]);
-                if (j + 1 < budget[i]) {
-                    DraftSequences.Entry c = sequences.entry(request.sequenceId(i));
-                    nextChunks.add(DraftChunk.tokens(c.handle(), drafts[i][j]));
-                    c.append(drafts[i][j]);
-                    next.add(i);
-                }
-            }
-            active = next;
-            chunks = nextChunks;
+        int[] budgets = new int[active.size()];
+        for (int a = 0; a < active.size(); a++) budgets[a] = budget[active.get(a)];
+        int[][] drafted = GreedyDrafts.draft(network, chunks, budgets);
+        for (int a = 0; a < active.size(); a++) {
+            int i = active.get(a);
+            drafts[i] = drafted[a];
+            // the cache now holds every draft but the last (each was fed to draft the next)
+            DraftSequences.Entry c = sequences.entry(request.sequenceId(i));
+            for (int j = 0; j + 1 < drafted[a].length; j++) c.append(drafted[a][j]);
         }
         return Proposal.tokensOnly(Arrays.asList(drafts));
     }

@@ -2,13 +2,12 @@ package dev.moespec.proposers.heads;
 
 import dev.moespec.api.proposer.DraftChunk;
 import dev.moespec.api.proposer.DraftNetwork;
-import dev.moespec.api.proposer.DraftOutput;
 import dev.moespec.api.proposer.Proposal;
 import dev.moespec.api.proposer.ProposalRequest;
 import dev.moespec.api.proposer.Proposer;
 import dev.moespec.api.proposer.ProposerContext;
-import dev.moespec.proposers.draft.Argmax;
 import dev.moespec.proposers.draft.DraftSequences;
+import dev.moespec.proposers.draft.GreedyDrafts;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -45,7 +44,6 @@ public final class FeatureHeadProposer implements Proposer {
         int b = request.batchSize();
         int[][] drafts = new int[b][];
         int[] budget = new int[b];
-        int[] handles = new int[b];
         List<Integer> active = new ArrayList<>();
         List<DraftChunk> chunks = new ArrayList<>();
         for (int i = 0; i < b; i++) {
@@ -67,35 +65,12 @@ public final class FeatureHeadProposer implements Proposer {
             float[][] f = new float[n - 1 - keep][];
             for (int p = keep; p < n - 1; p++) f[p - keep] = features.get(p);
             chunks.add(new DraftChunk(c.handle(), Arrays.copyOfRange(entryTokens, keep, n - 1), f));
-            handles[i] = c.handle();
-            drafts[i] = new int[budget[i]];
             active.add(i);
         }
-        if (active.isEmpty()) return Proposal.tokensOnly(Arrays.asList(drafts));
-        int steps = budget[active.getFirst()];
-        boolean uniform = true;
-        for (int i : active) uniform &= budget[i] == steps;
-        if (uniform) {
-            // the usual case (no sequence near max_model_len): the network may run the whole chain on its device
-            int[][] chained = network.forwardGreedy(chunks, steps);
-            for (int a = 0; a < active.size(); a++) drafts[active.get(a)] = chained[a];
-            return Proposal.tokensOnly(Arrays.asList(drafts));
-        }
-        for (int j = 0; !active.isEmpty(); j++) {
-            DraftOutput out = network.forward(chunks);
-            List<Integer> next = new ArrayList<>();
-            List<DraftChunk> nextChunks = new ArrayList<>();
-            for (int a = 0; a < active.size(); a++) {
-                int i = active.get(a);
-                drafts[i][j] = Argmax.of(out.lastLogits()[a]);
-                if (j + 1 < budget[i]) {
-                    nextChunks.add(new DraftChunk(handles[i], new int[] {drafts[i][j]}, new float[][] {out.lastHidden()[a]}));
-                    next.add(i);
-                }
-            }
-            active = next;
-            chunks = nextChunks;
-        }
+        int[] budgets = new int[active.size()];
+        for (int a = 0; a < active.size(); a++) budgets[a] = budget[active.get(a)];
+        int[][] drafted = GreedyDrafts.draft(network, chunks, budgets);
+        for (int a = 0; a < active.size(); a++) drafts[active.get(a)] = drafted[a];
         return Proposal.tokensOnly(Arrays.asList(drafts));
     }
 

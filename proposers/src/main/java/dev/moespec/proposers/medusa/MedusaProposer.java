@@ -1,11 +1,11 @@
 package dev.moespec.proposers.medusa;
 
+import dev.moespec.api.proposer.Argmax;
 import dev.moespec.api.proposer.DraftHeads;
 import dev.moespec.api.proposer.Proposal;
 import dev.moespec.api.proposer.ProposalRequest;
 import dev.moespec.api.proposer.Proposer;
 import dev.moespec.api.proposer.ProposerContext;
-import dev.moespec.proposers.draft.Argmax;
 
 import java.util.ArrayList;
 import java.util.List;

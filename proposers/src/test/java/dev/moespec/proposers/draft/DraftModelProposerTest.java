@@ -5,7 +5,6 @@ import dev.moespec.api.proposer.ProposalRequest;
 import dev.moespec.api.proposer.ProposerSettings;
 import org.junit.jupiter.api.Test;
 
-import java.util.ArrayList;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -16,14 +15,7 @@ class DraftModelProposerTest {
 
     /** What a greedy draft model drafts after {@code history}, computed from scratch. */
     private static int[] oracle(int[] history, int k) {
-        List<RecordingNetwork.Entry> entries = new ArrayList<>();
-        for (int t : history) entries.add(new RecordingNetwork.Entry(t, null, null));
-        int[] d = new int[k];
-        for (int j = 0; j < k; j++) {
-            d[j] = RecordingNetwork.predict(entries);
-            entries.add(new RecordingNetwork.Entry(d[j], null, null));
-        }
-        return d;
+        return RecordingNetwork.greedy(history, k);
     }
 
     @Test

@@ -38,6 +38,18 @@ public final class RecordingNetwork implements DraftNetwork {
         return (int) Math.floorMod(h, V);
     }
 
+    /** The {@code k} tokens a greedy drafter feeding itself drafts after a token-only {@code history}, from scratch. */
+    public static int[] greedy(int[] history, int k) {
+        List<Entry> entries = new ArrayList<>();
+        for (int t : history) entries.add(new Entry(t, null, null));
+        int[] d = new int[k];
+        for (int j = 0; j < k; j++) {
+            d[j] = predict(entries);
+            entries.add(new Entry(d[j], null, null));
+        }
+        return d;
+    }
+
     @Override
     public DraftNetworkKind kind() {
         return kind;
