@@ -6,39 +6,7 @@
 //   row_pos[r]    absolute position of row r in its sequence
 //   row_table[r]  offset of its sequence's block table in block_tables (blocks of KV_BLOCK tokens)
 // The KV cache is fp32, [layer][block][KV_BLOCK][nKV*d] for K and V separately.
-#include <cuda_bf16.h>
-#include <stdint.h>
-
-#define KV_BLOCK 16
-
-__device__ __forceinline__ float warp_sum(float v) {
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
-
-__device__ __forceinline__ float warp_max(float v) {
-    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-    return v;
-}
-
-// Sum over the block (blockDim.x a multiple of 32, at most 1024); every thread gets the total.
-__device__ float block_sum(float v) {
-    __shared__ float part[32];
-    __shared__ float total;
-    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    v = warp_sum(v);
-    if (lane == 0) part[warp] = v;
-    __syncthreads();
-    if (warp == 0) {
-        float s = lane < (int)(blockDim.x >> 5) ? part[lane] : 0.f;
-        s = warp_sum(s);
-        if (lane == 0) total = s;
-    }
-    __syncthreads();
-    float r = total;
-    __syncthreads();
-    return r;
-}
+#include "common.cuh"
 
 __device__ double block_sum_d(double v) {
     __shared__ double partd[32];
@@ -61,6 +29,7 @@ __device__ double block_sum_d(double v) {
 // x[r, :] = embed[tokens[r], :]   grid (m), block 256
 extern "C" __global__ void es_embed(const int* __restrict__ tokens, const float* __restrict__ embed,
                                     float* __restrict__ x, int h) {
+    pdl_enter();
     int r = blockIdx.x;
     const float* src = embed + (long long)tokens[r] * h;
     for (int j = threadIdx.x; j < h; j += blockDim.x) x[(long long)r * h + j] = src[j];
@@ -71,6 +40,7 @@ extern "C" __global__ void es_embed(const int* __restrict__ tokens, const float*
 extern "C" __global__ void es_rmsnorm(float* __restrict__ x, const __nv_bfloat16* __restrict__ add,
                                       const int* __restrict__ rows, const float* __restrict__ w, float eps, int h,
                                       __nv_bfloat16* __restrict__ out_bf16, float* __restrict__ out_f32) {
+    pdl_enter();
     int r = blockIdx.x;
     long long in = (long long)(rows ? rows[r] : r) * h, o = (long long)r * h;
     float ss = 0.f;
@@ -99,6 +69,7 @@ extern "C" __global__ void es_qkv_rope_append(const float* __restrict__ qkv, con
                                               const int* __restrict__ block_tables, float eps, int nH, int nKV, int d,
                                               float* __restrict__ q_out, float* __restrict__ k_cache,
                                               float* __restrict__ v_cache) {
+    pdl_enter();
     __shared__ float head[256];
     int r = blockIdx.x, hd = blockIdx.y, t = threadIdx.x;
     int width = (nH + 2 * nKV) * d, kvw = nKV * d;
@@ -147,6 +118,7 @@ extern "C" __global__ void es_attention(const float* __restrict__ q, const float
                                         const float* __restrict__ v_cache, const int* __restrict__ row_pos,
                                         const int* __restrict__ row_table, const int* __restrict__ block_tables,
                                         int nH, int nKV, int d, float scale, __nv_bfloat16* __restrict__ out) {
+    pdl_enter();
     const int WARPS = 4;
     __shared__ float s_m[WARPS], s_l[WARPS];
     __shared__ float s_acc[WARPS][256];
@@ -283,56 +255,9 @@ extern "C" __global__ void es_attention(const float* __restrict__ q, const float
 
 // y = x + (bf16) add, both [n] (the MoE output into the residual stream, for the last layer).   grid-stride
 extern "C" __global__ void es_add_bf16(float* __restrict__ x, const __nv_bfloat16* __restrict__ add, long long n) {
+    pdl_enter();
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
         x[i] += __bfloat162float(add[i]);
-}
-
-// The lowest index of the largest of row[0..v) (0 for an empty or all-NaN row), in every thread of the block.
-// blockDim.x <= 256, a power of two.
-__device__ int block_argmax(const float* row, int v) {
-    __shared__ float bv[256];
-    __shared__ int bi[256];
-    float best = -INFINITY;
-    int idx = 0x7fffffff;
-    for (int i = threadIdx.x; i < v; i += blockDim.x) {
-        float x = row[i];
-        if (x > best) { best = x; idx = i; }
-    }
-    bv[threadIdx.x] = best;
-    bi[threadIdx.x] = idx;
-    __syncthreads();
-    for (int s = blockDim.x / 2; s > 0; s >>= 1) {
-        if (threadIdx.x < s) {
-            float ov = bv[threadIdx.x + s];
-            int oi = bi[threadIdx.x + s];
-            if (ov > bv[threadIdx.x] || (ov == bv[threadIdx.x] && oi < bi[threadIdx.x])) {
-                bv[threadIdx.x] = ov;
-                bi[threadIdx.x] = oi;
-            }
-        }
-        __syncthreads();
-    }
-    int r = bi[0] == 0x7fffffff ? 0 : bi[0];
-    __syncthreads();  // bv/bi may be reused by the next call
-    return r;
-}
-
-// One link of a greedy drafting chain kept on the device: for chunk c, the argmax (lowest index on ties) of logits
-// row logit_rows[c] becomes draft drafts[c] and the token of the chain's next entry (tokens[c]); hidden row
-// x_rows[c] (h floats) becomes that entry's feature (feat[c]). tokens or feat may be null (the chain's last link).
-// grid (chunks), block 256
-extern "C" __global__ void es_draft_next(const float* __restrict__ logits, int v, const int* __restrict__ logit_rows,
-                                         const float* __restrict__ x, int h, const int* __restrict__ x_rows,
-                                         int* __restrict__ drafts, int* __restrict__ tokens, float* __restrict__ feat) {
-    int t = block_argmax(logits + (long long)logit_rows[blockIdx.x] * v, v);
-    if (threadIdx.x == 0) {
-        drafts[blockIdx.x] = t;
-        if (tokens) tokens[blockIdx.x] = t;
-    }
-    if (feat) {
-        const float* src = x + (long long)x_rows[blockIdx.x] * h;
-        for (int i = threadIdx.x; i < h; i += blockDim.x) feat[(long long)blockIdx.x * h + i] = src[i];
-    }
 }
 
 // Count and probability mass of tokens with p >= t (p = exp(l/T - max) / sum), in double.
@@ -355,6 +280,7 @@ __device__ void mass_at(const float* row, int v, double inv_t, double mx, double
 // params[r] = {temperature, top_p, u} (float), top_k[r] (0 = all).   grid (rows), block 256
 extern "C" __global__ void es_sample(const float* __restrict__ logits, int v, const float* __restrict__ params,
                                      const int* __restrict__ top_k, int* __restrict__ out) {
+    pdl_enter();
     __shared__ double s_red[256];
     __shared__ int s_idx;
     const float* row = logits + (long long)blockIdx.x * v;
@@ -461,26 +387,16 @@ extern "C" __global__ void es_sample(const float* __restrict__ logits, int v, co
     }
 }
 
-// ---- drafter heads (EAGLE / MTP feature heads, Medusa) ----
+// ---- the EAGLE head on cuBLAS (prefills longer than the fused kernels of head_linear.cu take) ----
 
 // out[r, j] = silu(gu[r, j]) * gu[r, inter + j] as bf16: the dense SwiGLU between the fused gate/up GEMM
 // ([m, 2*inter] fp32, gate rows first as the checkpoint stacks them) and the down GEMM.   grid (m), block 256
 extern "C" __global__ void es_silu_mul(const float* __restrict__ gu, int inter, __nv_bfloat16* __restrict__ out) {
+    pdl_enter();
     long long r = blockIdx.x;
     const float* g = gu + r * 2 * inter;
     for (int j = threadIdx.x; j < inter; j += blockDim.x) {
         float a = g[j];
         out[r * inter + j] = __float2bfloat16(a / (1.f + expf(-a)) * g[inter + j]);
-    }
-}
-
-// Medusa ResBlocks of every head at once: r[i, j] = hn[j] + silu(t[i, j] + bias[i, j]) in fp32, t = hn . W_i^T
-// stacked over heads [heads, h].   grid (heads), block 256
-extern "C" __global__ void es_bias_silu_residual(const float* __restrict__ t, const float* __restrict__ bias,
-                                                 const float* __restrict__ hn, int h, float* __restrict__ r) {
-    long long i = blockIdx.x;
-    for (int j = threadIdx.x; j < h; j += blockDim.x) {
-        float a = t[i * h + j] + bias[i * h + j];
-        r[i * h + j] = hn[j] + a / (1.f + expf(-a));
     }
 }

@@ -72,6 +72,12 @@ public final class BenchSpecCommand implements Callable<Integer> {
                     + " speed-up).")
     int speedPrompts;
 
+    @Option(names = "--jit-warmup", paramLabel = "N", defaultValue = "3000",
+            description = "On the GPU, untimed batch-1 target passes over the speed prompts before each method x k is timed"
+                    + " (default: ${DEFAULT-VALUE}), so that the host loop and the proposer run compiled, as in a server:"
+                    + " a GPU pass is short enough that interpreted or C1 code shows in it.")
+    int jitWarmup;
+
     @Option(names = "--moe-backend", paramLabel = "NAME", defaultValue = "auto", description = "The target's MoE backend (default: ${DEFAULT-VALUE}).")
     String moeBackend;
 
@@ -114,6 +120,7 @@ public final class BenchSpecCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
+        if (jitWarmup < 0) throw new UserInputException("--jit-warmup must be >= 0, got " + jitWarmup);
         if (numPrompts < 1 || maxTokens < 1 || batch < 1 || speedPrompts < 1) {
             throw new UserInputException("--num-prompts, --max-tokens, --batch and --speed-prompts must be >= 1");
         }
@@ -212,10 +219,12 @@ public final class BenchSpecCommand implements Callable<Integer> {
             long oneTokens = 0, onePasses = 0;
             double oneSeconds = 0, draft = 0, verify = 0, targetPass = 0;
             if (device.isCuda()) {
-                // the batch-1 loop once untimed: a GPU step is short enough that interpreted or C1-compiled host code
-                // shows in it (in one run the host part of an iteration was 3x that of a warmed-up JVM)
-                for (int i = 0; i < Math.min(speedPrompts, all.size()); i++) {
-                    generator.generate(List.of(all.get(i)), greedy, BatchListener.NONE);
+                // the batch-1 loop untimed until --jit-warmup target passes ran: a GPU step is short enough that
+                // interpreted or C1-compiled host code shows in it (one pass over 16 prompts, ~600 passes, left the
+                // proposer of a method's first k half compiled: eagle k=1 drafted slower than eagle k=2)
+                for (long passes = 0, i = 0; passes < jitWarmup; i++) {
+                    passes += generator.generate(List.of(all.get((int) (i % Math.min(speedPrompts, all.size())))), greedy,
+                            BatchListener.NONE).metrics().targetPasses();
                 }
             }
             for (int i = 0; i < Math.min(speedPrompts, all.size()); i++) {

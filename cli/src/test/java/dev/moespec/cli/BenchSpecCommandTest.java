@@ -66,5 +66,8 @@ class BenchSpecCommandTest {
         String[] r = run("--k", "0");
         assertEquals("2", r[0]);
         assertTrue(r[2].contains("--k values must be >= 1"), r[2]);
+        r = run("--jit-warmup", "-1");
+        assertEquals("2", r[0]);
+        assertTrue(r[2].contains("--jit-warmup must be >= 0, got -1"), r[2]);
     }
 }

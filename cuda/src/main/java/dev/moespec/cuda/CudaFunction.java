@@ -62,6 +62,34 @@ public final class CudaFunction {
         }
     }
 
+    /**
+     * Like {@link #launch(Dim3, Dim3, int, long, KernelArgs)}, as a programmatic dependent launch where the device and
+     * driver support it (sm_90 and later): the kernel's blocks may start while the kernel before it on the stream is
+     * still running, which hides the launch gap between the small kernels of a decode step. The kernel must therefore
+     * execute {@code griddepcontrol.wait} before it reads anything the previous kernel writes (and should execute
+     * {@code griddepcontrol.launch_dependents} early, so that the next kernel can start as well). Elsewhere it is an
+     * ordinary launch, where both instructions are compiled out or no-ops. A CUDA graph captured from such launches
+     * keeps the programmatic edges.
+     */
+    public void launchProgrammatic(Dim3 grid, Dim3 block, int sharedMemBytes, long stream, KernelArgs args) {
+        CudaContext context = module.context();
+        if (context.info().smMajor() < 9 || !module.enter().hasProgrammaticLaunch()) {
+            launch(grid, block, sharedMemBytes, stream, args);
+            return;
+        }
+        Objects.requireNonNull(grid, "grid");
+        Objects.requireNonNull(block, "block");
+        Objects.requireNonNull(args, "args");
+        if (sharedMemBytes < 0) throw new IllegalArgumentException("sharedMemBytes must be >= 0, got " + sharedMemBytes);
+        try (Arena arena = Arena.ofConfined()) {
+            module.enter().launchKernelProgrammatic(handle, grid.x(), grid.y(), grid.z(), block.x(), block.y(), block.z(),
+                    sharedMemBytes, stream, args.pack(arena), arena);
+            LaunchLedger.launched(module);
+        } catch (CudaException e) {
+            throw e.withDetail(launchDetail(grid, block, sharedMemBytes, args, context.limits()));
+        }
+    }
+
     private String launchDetail(Dim3 grid, Dim3 block, int sharedMemBytes, KernelArgs args, DeviceLimits limits) {
         StringBuilder s = new StringBuilder("launching ").append(name).append(" with grid ").append(grid)
                 .append(", block ").append(block).append(", ").append(sharedMemBytes)

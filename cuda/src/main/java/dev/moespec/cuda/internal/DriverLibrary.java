@@ -94,6 +94,8 @@ public final class DriverLibrary {
             cuMemsetD8, cuMemcpyHtoDAsync, cuMemcpyDtoHAsync, cuMemGetInfo, cuStreamCreate, cuStreamDestroy,
             cuStreamSynchronize, cuEventCreate, cuEventRecord, cuEventSynchronize, cuEventElapsedTime,
             cuEventDestroy, cuGetErrorName, cuGetErrorString;
+    // Launch with attributes (programmatic dependent launch); absent before CUDA 12, then null.
+    private final MethodHandle cuLaunchKernelEx;
     // CUDA graphs: stream capture, instantiation, replay.
     private final MethodHandle cuStreamBeginCapture, cuStreamEndCapture, cuGraphInstantiateWithFlags, cuGraphLaunch,
             cuGraphExecDestroy, cuGraphDestroy;
@@ -123,6 +125,7 @@ public final class DriverLibrary {
         cuFuncSetAttribute = b.bind("cuFuncSetAttribute", JAVA_LONG, JAVA_INT, JAVA_INT);
         cuLaunchKernel = b.bind("cuLaunchKernel", JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
                 JAVA_INT, JAVA_LONG, ADDRESS, ADDRESS);
+        cuLaunchKernelEx = b.bindOptional("cuLaunchKernelEx", ADDRESS, JAVA_LONG, ADDRESS, ADDRESS);
         cuMemAlloc = b.bind("cuMemAlloc_v2", ADDRESS, JAVA_LONG);
         cuMemFree = b.bind("cuMemFree_v2", JAVA_LONG);
         cuMemcpyHtoD = b.bind("cuMemcpyHtoD_v2", JAVA_LONG, ADDRESS, JAVA_LONG);
@@ -253,6 +256,42 @@ public final class DriverLibrary {
             throw unexpected(t);
         }
         if (rc != CuResults.CUDA_SUCCESS) throw error("cuLaunchKernel", rc);
+    }
+
+    /** Whether {@link #launchKernelProgrammatic} can run here (the driver has {@code cuLaunchKernelEx}). */
+    public boolean hasProgrammaticLaunch() {
+        return cuLaunchKernelEx != null;
+    }
+
+    // CUlaunchConfig (7 unsigned ints, then at 32 the stream, at 40 the attribute array, at 48 their count) and one
+    // CUlaunchAttribute (an int id at 0, a 64-byte value union at 8).
+    private static final long CONFIG_BYTES = 56, ATTRIBUTE_BYTES = 72;
+    private static final int LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6;
+
+    /**
+     * As {@link #launchKernel}, with programmatic stream serialization allowed: the kernel may begin while the
+     * previous kernel on the stream is still running (sm_90+), so it must wait ({@code griddepcontrol.wait}) before
+     * reading that kernel's results. {@code scratch} holds the launch configuration for the call.
+     */
+    public void launchKernelProgrammatic(long function, int gridX, int gridY, int gridZ, int blockX, int blockY,
+                                         int blockZ, int sharedMemBytes, long stream, MemorySegment kernelParams,
+                                         Arena scratch) {
+        MemorySegment attr = scratch.allocate(ATTRIBUTE_BYTES, 8);
+        attr.set(JAVA_INT, 0, LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION);
+        attr.set(JAVA_INT, 8, 1);
+        MemorySegment config = scratch.allocate(CONFIG_BYTES, 8);
+        int[] dims = {gridX, gridY, gridZ, blockX, blockY, blockZ, sharedMemBytes};
+        for (int i = 0; i < dims.length; i++) config.set(JAVA_INT, 4L * i, dims[i]);
+        config.set(JAVA_LONG, 32, stream);
+        config.set(ADDRESS, 40, attr);
+        config.set(JAVA_INT, 48, 1);
+        int rc;
+        try {
+            rc = (int) cuLaunchKernelEx.invokeExact(config, function, kernelParams, MemorySegment.NULL);
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+        if (rc != CuResults.CUDA_SUCCESS) throw error("cuLaunchKernelEx", rc);
     }
 
     // ---- memory ----
@@ -449,6 +488,11 @@ public final class DriverLibrary {
         MethodHandle bind(String symbol, MemoryLayout... args) throws MissingSymbolException {
             MemorySegment address = lookup.find(symbol).orElseThrow(() -> new MissingSymbolException(symbol));
             return LINKER.downcallHandle(address, FunctionDescriptor.of(JAVA_INT, args));
+        }
+
+        /** As {@link #bind}, or null when the library lacks the symbol (a newer entry point an old driver may lack). */
+        MethodHandle bindOptional(String symbol, MemoryLayout... args) {
+            return lookup.find(symbol).map(a -> LINKER.downcallHandle(a, FunctionDescriptor.of(JAVA_INT, args))).orElse(null);
         }
 
         String firstPresent(String... symbols) throws MissingSymbolException {

@@ -38,10 +38,15 @@ import java.util.Set;
  * The EAGLE head (FORMAT.md §5.1) and the MTP layer (§5.2) on the GPU, the CUDA twin of the CPU
  * {@code FeatureHeadNetwork}: entries {@code (token, feature)} become the layer input through {@code fc}
  * (EAGLE: {@code [embed | f]·fcᵀ}) or {@code eh_proj} (MTP: {@code [rms_enorm(embed) | rms_hnorm(f)]·eh_projᵀ}),
- * run as two fp32 cuBLAS GEMMs over the split weight; then one decoder layer with our attention kernels over its own
- * paged KV cache, a dense SwiGLU (EAGLE) or an MoE block on the DRAFT role's kernels on device tensors (MTP: so
- * {@code "moe_backend"} is what runs); the output norm and the target's {@code lm_head}. Precision as
- * {@link CudaMoeModel}: fp32 residual stream, BF16 GEMM inputs for the projections, MLP and lm_head.
+ * in fp32; then one decoder layer with our attention kernels over its own paged KV cache, a dense SwiGLU (EAGLE) or an
+ * MoE block on the DRAFT role's kernels on device tensors (MTP: so {@code "moe_backend"} is what runs); the output norm
+ * and the target's {@code lm_head}. Precision as {@link CudaMoeModel}: fp32 residual stream, BF16 GEMM inputs for the
+ * projections, MLP and lm_head.
+ *
+ * <p>Two launch sequences compute the step. Up to {@link #FUSED_MAX_ROWS} rows (every drafting step; a short prefill)
+ * take the fused kernels of {@code head_linear.cu}: each projection with the norm before it and the elementwise step
+ * after it, seven launches for the EAGLE layer where cuBLAS needs fifteen. Longer prefills take cuBLAS GEMMs
+ * ({@code fc} / {@code eh_proj} as two over the split weight) and the separate norm, RoPE and SwiGLU kernels.
  *
  * <p>Steps whose chunks all carry the same number of entries replay a CUDA graph per row count (as the target
  * runner does); every launch runs inside {@link LaunchLedger#scope}{@code ("draft")}. Not thread-safe.
@@ -63,10 +68,12 @@ public final class CudaFeatureHead implements DraftNetwork {
     private final DeviceArrays w;
     private final DeviceKvCache cache;
     private final Arena moeWeights = Arena.ofShared();
-    private final long embed, lmHead, outNorm, combineE, combineF, enorm, hnorm, inputNorm, postNorm, qkv, o, qNorm,
-            kNorm, gateUp, down, router, invFreq;
+    private final long embed, lmHead, outNorm, combine, combineE, combineF, enorm, hnorm, inputNorm, postNorm, qkv, o,
+            qNorm, kNorm, gateUp, down, router, invFreq;
+    /** Whether the head's widths suit the fused kernels at all ({@link DecoderKernels#headLinearFits}). */
+    private final boolean fusedShapes;
     private final Map<Integer, CudaGraph> graphs = new HashMap<>();
-    private final Map<Long, CudaGraph> chains = new HashMap<>();  // key: chain rows << 32 | steps
+    private final Map<Long, CudaGraph> chains = new HashMap<>();  // key: chainKey(first-step rows or 0, chain rows, steps)
     private final int tableCap;
     private boolean useGraphs = true;
     private Buffers buf;
@@ -112,10 +119,10 @@ public final class CudaFeatureHead implements DraftNetwork {
             dw = new DeviceArrays(ctx);
             embed = dw.f32(HostWeights.vector(target, "model.embed_tokens.weight"));
             lmHead = dw.bf16(HostWeights.vector(target, "lm_head.weight"));
-            float[] combine;
+            float[] combined;
             if (kind == DraftNetworkKind.EAGLE) {
                 outNorm = dw.f32(HostWeights.vector(target, "model.norm.weight"));
-                combine = HostWeights.matrix(head, "fc.weight");
+                combined = HostWeights.matrix(head, "fc.weight");
                 enorm = hnorm = 0;
                 gateUp = dw.bf16(DeviceArrays.concat(HostWeights.matrix(head, prefix + "mlp.gate_proj.weight"),
                         HostWeights.matrix(head, prefix + "mlp.up_proj.weight")));
@@ -123,15 +130,16 @@ public final class CudaFeatureHead implements DraftNetwork {
                 router = 0;
             } else {
                 outNorm = dw.f32(HostWeights.vector(head, prefix + "shared_head.norm.weight"));
-                combine = HostWeights.matrix(head, prefix + "eh_proj.weight");
+                combined = HostWeights.matrix(head, prefix + "eh_proj.weight");
                 enorm = dw.f32(HostWeights.vector(head, prefix + "enorm.weight"));
                 hnorm = dw.f32(HostWeights.vector(head, prefix + "hnorm.weight"));
                 gateUp = down = 0;
                 router = dw.f32(HostWeights.matrix(head, prefix + "mlp.gate.weight"));
             }
-            // [h, 2h] split by columns: the embedding half and the feature half, each one fp32 GEMM
-            combineE = dw.f32(DeviceArrays.columns(combine, h, 2 * h, 0, h));
-            combineF = dw.f32(DeviceArrays.columns(combine, h, 2 * h, h, h));
+            // [h, 2h] whole for the fused kernel; for cuBLAS split by columns (the embedding half and the feature half)
+            combine = dw.f32(combined);
+            combineE = dw.f32(DeviceArrays.columns(combined, h, 2 * h, 0, h));
+            combineF = dw.f32(DeviceArrays.columns(combined, h, 2 * h, h, h));
             inputNorm = dw.f32(HostWeights.vector(head, prefix + "input_layernorm.weight"));
             postNorm = dw.f32(HostWeights.vector(head, prefix + "post_attention_layernorm.weight"));
             qkv = dw.bf16(DeviceArrays.concat(HostWeights.matrix(head, prefix + "self_attn.q_proj.weight"),
@@ -156,6 +164,7 @@ public final class CudaFeatureHead implements DraftNetwork {
         w = dw;
         cache = kv;
         tableCap = kv.blocks() + 1;
+        fusedShapes = DecoderKernels.headLinearFits(h, d, nH, inter);
         buf = new Buffers(CudaMoeModel.GRAPH_MAX_ROWS);
     }
 
@@ -240,16 +249,21 @@ public final class CudaFeatureHead implements DraftNetwork {
     }
 
     /**
-     * Greedy drafting with the chain on the device: the first step as {@link #forward}, then each further entry's
-     * token (the argmax of the previous logits) and feature (the previous pre-norm output) written by a kernel
-     * ({@code es_draft_next}) straight into the next step's inputs; the steps after the first replay one graph per
-     * (chunk bucket, steps), and only the drafted tokens come back, after one synchronisation. Falls back to the
-     * step-by-step default when graphs are off, for one step, or for more chunks or steps than a chain holds.
+     * Greedy drafting with the chain on the device: the first step as {@link #forward}; then each link takes its
+     * entry's token from the previous logits' argmax (a key the previous {@code lm_head} kernel left on the device) and
+     * its feature from the previous pre-norm output, so nothing comes back until the drafts, after one synchronisation.
+     * When the first step's chunks fit a graph, the first step, the links and the read-back replay as one CUDA graph
+     * per (rows, chunk bucket, steps); otherwise the first step runs eagerly and the rest as a graph. One step is a
+     * chain without links: the argmax is taken on the device and only the tokens come back. Falls back to the
+     * step-by-step default when graphs are off, for more chunks or steps than a chain holds, or for a head the fused
+     * kernels do not take.
      */
     @Override
     public int[][] forwardGreedy(List<DraftChunk> chunks, int steps) {
         int chainRows = CudaMoeModel.graphRows(useGraphs, chunks.size(), c -> 1);
-        if (steps < 2 || steps > MAX_CHAIN || chainRows == 0) return DraftNetwork.super.forwardGreedy(chunks, steps);
+        if (steps < 1 || steps > MAX_CHAIN || chainRows == 0 || !fused(chainRows)) {
+            return DraftNetwork.super.forwardGreedy(chunks, steps);
+        }
         try (LaunchLedger.Scope scope = LaunchLedger.scope(ROLE)) {
             return chainInScope(chunks, steps, chainRows);
         }
@@ -257,6 +271,13 @@ public final class CudaFeatureHead implements DraftNetwork {
 
     /** Most steps one device chain takes (its metadata is sized for this many). */
     static final int MAX_CHAIN = 16;
+
+    /** Most rows a step runs through the fused kernels ({@code head_linear.cu}); longer prefills take cuBLAS. */
+    static final int FUSED_MAX_ROWS = 64;
+
+    private boolean fused(int rows) {
+        return fusedShapes && rows <= FUSED_MAX_ROWS;
+    }
 
     private int[][] chainInScope(List<DraftChunk> chunks, int steps, int chainRows) {
         int m = validate(chunks, steps - 1);
@@ -266,58 +287,59 @@ public final class CudaFeatureHead implements DraftNetwork {
         int rows = graph ? graphRows : m;
         ensureRows(Math.max(rows, chainRows));
         int[] tableOffsets = upload(chunks, rows, graph);
-        run(rows, graph ? rows : n, graph);
-        // the chain's inputs: each link's positions and block-table rows; the first link's source rows
+        // the chain's inputs: the first step's logit and output rows per chunk; each link's positions and table rows
         Buffers b = buf;
         MemorySegment cm = b.hostChain;
-        int cap = b.cap;
         int row = 0;
-        for (int c = 0; c < n; c++) {
-            DraftChunk chunk = chunks.get(c);
-            int entries = chunk.tokens().length, last = row + entries - 1;
-            int length = cache.length(chunk.sequence()) + entries;
-            cm.setAtIndex(ValueLayout.JAVA_INT, b.chainFirstLogitRow(c), graph ? last : c);
-            cm.setAtIndex(ValueLayout.JAVA_INT, b.chainFirstXRow(c), last);
+        for (int c = 0; c < chainRows; c++) {
+            boolean real = c < n;  // padding rows draft from row 0 into position 0 of block 0, which no sequence owns
+            int entries = real ? chunks.get(c).tokens().length : 0, last = row + entries - 1;
+            int length = real ? cache.length(chunks.get(c).sequence()) + entries : 0;
+            cm.setAtIndex(ValueLayout.JAVA_INT, b.chainFirstLogitRow(c), real ? (graph ? last : c) : 0);
+            cm.setAtIndex(ValueLayout.JAVA_INT, b.chainFirstXRow(c), real ? last : 0);
             for (int j = 1; j < steps; j++) {
-                cm.setAtIndex(ValueLayout.JAVA_INT, b.chainPos(j, c), length + j - 1);
-                cm.setAtIndex(ValueLayout.JAVA_INT, b.chainRowTable(j, c), tableOffsets[c]);
+                cm.setAtIndex(ValueLayout.JAVA_INT, b.chainPos(j, c), real ? length + j - 1 : 0);
+                cm.setAtIndex(ValueLayout.JAVA_INT, b.chainRowTable(j, c), real ? tableOffsets[c] : 0);
             }
             row += entries;
         }
-        // padding rows: drafted from row 0 like the real ones (the graph of a bucket serves every chunk count in it),
-        // entered at position 0 of block 0, which no sequence owns, as in upload()
-        for (int c = n; c < chainRows; c++) {
-            cm.setAtIndex(ValueLayout.JAVA_INT, b.chainFirstLogitRow(c), 0);
-            cm.setAtIndex(ValueLayout.JAVA_INT, b.chainFirstXRow(c), 0);
-            for (int j = 1; j < steps; j++) {
-                cm.setAtIndex(ValueLayout.JAVA_INT, b.chainPos(j, c), 0);
-                cm.setAtIndex(ValueLayout.JAVA_INT, b.chainRowTable(j, c), 0);
-            }
-        }
-        b.chain.copyFromAsync(cm.asSlice(0, 4L * b.chainToken(steps, 0)), stream); // up to this call's last link
-        runChain(chainRows, steps);
-        b.chain.copyToAsync(cm.asSlice(0, 4L * b.chainDrafts(steps, 0)), stream);
+        b.chain.copyFromAsync(cm.asSlice(0, 4L * b.chainInts(steps)), stream);
+        if (!graph) forward(rows, n);
+        runChain(graph ? rows : 0, chainRows, steps);
         stream.synchronize();
         int[][] drafts = new int[n][steps];
         for (int c = 0; c < n; c++) {
-            for (int j = 0; j < steps; j++) drafts[c][j] = cm.getAtIndex(ValueLayout.JAVA_INT, b.chainDrafts(j, c));
+            for (int j = 0; j < steps; j++) {
+                drafts[c][j] = DecoderKernels.argmaxId(b.hostPacked.getAtIndex(ValueLayout.JAVA_LONG, b.packedSlot(j, c)));
+            }
             DraftChunk chunk = chunks.get(c);
             cache.sequence(chunk.sequence()).length += chunk.tokens().length + steps - 1;
         }
         return drafts;
     }
 
-    /** Queues the chain's links after the first step: eagerly the first time for a shape, then as its graph. */
-    private void runChain(int chainRows, int steps) {
-        long key = (long) chainRows << 32 | steps;
+    private static long chainKey(int firstRows, int chainRows, int steps) {
+        return (long) firstRows << 32 | (long) chainRows << 8 | steps;
+    }
+
+    /**
+     * Queues the first step when {@code firstRows > 0} (a graph-shaped one; otherwise the caller ran it), the chain's
+     * links and the drafts' read-back: eagerly the first time for a shape, then as its graph.
+     */
+    private void runChain(int firstRows, int chainRows, int steps) {
+        long key = chainKey(firstRows, chainRows, steps);
         CudaGraph g = chains.get(key);
         if (g != null) {
             g.launch(stream);
             return;
         }
-        chain(chainRows, steps); // kernels are created (MTP MoE weights uploaded) on first use, which capture forbids
+        Runnable work = () -> {
+            if (firstRows > 0) forward(firstRows, firstRows);
+            chain(chainRows, steps);
+        };
+        work.run(); // kernels are created (MTP MoE weights uploaded) on first use, which capture forbids
         try {
-            chains.put(key, CudaGraph.capture(stream, () -> chain(chainRows, steps)));
+            chains.put(key, CudaGraph.capture(stream, work));
         } catch (RuntimeException e) {
             useGraphs = false; // this chain ran eagerly already; later drafting goes step by step
             System.err.println("moespec: CUDA graph capture of the " + kind + " drafting chain failed, drafting step by step: "
@@ -326,22 +348,23 @@ public final class CudaFeatureHead implements DraftNetwork {
     }
 
     /**
-     * The links: draft j - 1 from the previous step's outputs into step j's inputs, step j, ..., the last draft; over
-     * all {@code chainRows} rows, padding included, so that the graph does not depend on how many are real.
+     * The links after the first step, over all {@code chainRows} rows, padding included, so that the graph does not
+     * depend on how many are real: link j reads its tokens from the argmax keys of link j - 1 and its features from
+     * link j - 1's output rows (for link 1, the first step's rows the chain metadata names), writes its output into
+     * the other of two row buffers and leaves its own argmax keys; then the keys come back.
      */
     private void chain(int chainRows, int steps) {
         long s = stream.handle();
         Buffers b = buf;
         long ints = b.chain.address();
-        k.draftNext(s, chainRows, b.logits.address(), vocab, ints + 4L * b.chainFirstLogitRow(0), b.x, h, ints + 4L * b.chainFirstXRow(0),
-                ints + 4L * b.chainDrafts(0, 0), ints + 4L * b.chainToken(1, 0), b.feat.address());
+        k.draftFirst(s, chainRows, b.logits.address(), vocab, ints + 4L * b.chainFirstLogitRow(0), b.packed(0));
         for (int j = 1; j < steps; j++) {
-            forward(chainRows, chainRows, new Inputs(ints + 4L * b.chainToken(j, 0), ints + 4L * b.chainPos(j, 0),
-                    ints + 4L * b.chainRowTable(j, 0), ints + 4L * b.chainIdentity(), b.tables(), b.feat.address()));
-            boolean more = j + 1 < steps;
-            k.draftNext(s, chainRows, b.logits.address(), vocab, ints + 4L * b.chainIdentity(), b.x, h, ints + 4L * b.chainIdentity(),
-                    ints + 4L * b.chainDrafts(j, 0), more ? ints + 4L * b.chainToken(j + 1, 0) : 0, more ? b.feat.address() : 0);
+            long xPrev = j % 2 == 1 ? b.x : b.x2, xOut = j % 2 == 1 ? b.x2 : b.x;
+            forward(chainRows, chainRows, new Inputs(0, b.packed(j - 1), ints + 4L * b.chainPos(j, 0),
+                    ints + 4L * b.chainRowTable(j, 0), 0, b.tables(), xPrev, j == 1 ? ints + 4L * b.chainFirstXRow(0) : 0,
+                    xOut, b.packed(j)));
         }
+        b.packedBuf.copyToAsync(b.hostPacked.asSlice(0, 8L * b.packedSlot(steps, 0)), stream);
     }
 
     /**
@@ -439,16 +462,28 @@ public final class CudaFeatureHead implements DraftNetwork {
         }
     }
 
-    /** Device addresses of a step's row inputs: the uploaded ones of {@link #forward(int, int)}, or a chain link's. */
-    private record Inputs(long tokens, long rowPos, long rowTable, long logitRows, long tables, long feat) {}
+    /**
+     * Device addresses of a step's row inputs: the uploaded ones of {@link #forward(int, int)}, or a chain link's.
+     * Tokens come from {@code tokens}, or (when 0) as the argmax keys in {@code packedTokens}; features are rows
+     * {@code featRows} (0: row i) of {@code feat}; {@code x} takes the layer's output (an uploaded step's is the buffer
+     * read back as hidden rows); {@code best} (or 0) collects the argmax keys of the logit rows. The fused path alone
+     * reads the last five that way, and a chain link runs there.
+     */
+    private record Inputs(long tokens, long packedTokens, long rowPos, long rowTable, long logitRows, long tables,
+                          long feat, long featRows, long x, long best) {}
 
     /** The launch sequence of one step of {@code m} rows over the uploaded metadata and features. */
     private void forward(int m, int nLogits) {
         Buffers b = buf;
-        forward(m, nLogits, new Inputs(b.tokens(), b.rowPos(), b.rowTable(), b.logitRows(), b.tables(), b.feat.address()));
+        forward(m, nLogits, new Inputs(b.tokens(), 0, b.rowPos(), b.rowTable(), b.logitRows(), b.tables(),
+                b.feat.address(), 0, b.x, 0));
     }
 
     private void forward(int m, int nLogits, Inputs in) {
+        if (fused(m)) {
+            fusedForward(m, nLogits, in);
+            return;
+        }
         long s = stream.handle();
         Buffers b = buf;
         k.embed(s, m, in.tokens(), embed, b.e, h);
@@ -480,6 +515,28 @@ public final class CudaFeatureHead implements DraftNetwork {
         // x = o (pre-norm) is the next entry's feature; logits = lm_head(norm(o)) of the requested rows
         k.rmsnorm(s, nLogits, b.x, 0, in.logitRows(), outNorm, eps, h, b.hn, 0);
         blas.gemm(b.hn, Cublas.Type.BF16, lmHead, Cublas.Type.BF16, b.logits.address(), Cublas.Type.F32, nLogits, vocab, h, false);
+    }
+
+    /** The step through the fused kernels: each projection with the norm before it and the step after it. */
+    private void fusedForward(int m, int nLogits, Inputs in) {
+        long s = stream.handle();
+        Buffers b = buf;
+        long x = in.x();
+        k.hlCombine(s, m, in.tokens(), in.packedTokens(), embed, in.feat(), in.featRows(), enorm, hnorm, eps, h, combine, x,
+                in.best());
+        k.hlQkvRope(s, m, x, inputNorm, eps, h, qkv, qNorm, kNorm, invFreq, in.rowPos(), in.rowTable(), in.tables(), nH, nKV,
+                d, b.q, cache.keys(0), cache.values(0));
+        k.attention(s, m, b.q, cache.keys(0), cache.values(0), in.rowPos(), in.rowTable(), in.tables(), nH, nKV, d, scale, b.attn);
+        k.hlAdd(s, m, b.attn, nH * d, o, h, x);
+        if (kind == DraftNetworkKind.EAGLE) {
+            k.hlSwiglu(s, m, x, postNorm, eps, h, gateUp, inter, b.act);
+            k.hlAdd(s, m, b.act, inter, down, h, x);
+        } else {
+            k.hlNormRouter(s, m, x, postNorm, eps, h, router, experts, b.router, b.a);
+            moe(m, s);
+            k.addBf16(s, x, b.moeOut, (long) m * h);
+        }
+        k.hlLmHead(s, nLogits, x, in.logitRows(), outNorm, eps, h, lmHead, vocab, b.logits.address(), in.best());
     }
 
     /** The MTP layer's MoE block through the draft role's kernel, in slices of at most its {@code maxTokens} rows. */
@@ -524,10 +581,10 @@ public final class CudaFeatureHead implements DraftNetwork {
     private final class Buffers implements AutoCloseable {
         final int cap;
         final DeviceArrays scratch = new DeviceArrays(ctx);
-        final DeviceBuffer meta, feat, logits, xBuf, chain;
-        final long e, eNorm, fNorm, x, a, bF32, qkv, q, attn, gu, act, router, moeOut, hn;
+        final DeviceBuffer meta, feat, logits, xBuf, chain, packedBuf;
+        final long e, eNorm, fNorm, x, x2, a, bF32, qkv, q, attn, gu, act, router, moeOut, hn;
         final PinnedHostMemory pinned;
-        final MemorySegment hostMeta, hostFeat, hostLogits, hostX, hostChain;
+        final MemorySegment hostMeta, hostFeat, hostLogits, hostX, hostChain, hostPacked;
 
         Buffers(int cap) {
             this.cap = cap;
@@ -540,6 +597,7 @@ public final class CudaFeatureHead implements DraftNetwork {
             eNorm = scratch.zeros(4L * cap * h);
             fNorm = scratch.zeros(4L * cap * h);
             x = xBuf.address();
+            x2 = scratch.zeros(4L * cap * h);
             a = scratch.zeros(2L * cap * h);
             bF32 = scratch.zeros(4L * cap * h);
             qkv = scratch.zeros(4L * cap * qkvWidth);
@@ -550,30 +608,31 @@ public final class CudaFeatureHead implements DraftNetwork {
             router = scratch.zeros(4L * cap * Math.max(1, experts));
             moeOut = scratch.zeros(2L * cap * h);
             hn = scratch.zeros(2L * cap * h);
-            long chainBytes = 4L * chainInts();
+            long chainBytes = 4L * chainInts(MAX_CHAIN), packedBytes = 8L * packedSlot(MAX_CHAIN, 0);
             chain = DeviceBuffer.alloc(ctx, chainBytes);
+            packedBuf = DeviceBuffer.alloc(ctx, packedBytes);
             long featOff = align(metaBytes), logitsOff = align(featOff + 4L * cap * h), xOff = align(logitsOff + 4L * cap * vocab),
-                    chainOff = align(xOff + 4L * cap * h);
-            pinned = PinnedHostMemory.alloc(ctx, chainOff + chainBytes);
+                    chainOff = align(xOff + 4L * cap * h), packedOff = align(chainOff + chainBytes);
+            pinned = PinnedHostMemory.alloc(ctx, packedOff + packedBytes);
             hostMeta = pinned.segment().asSlice(0, metaBytes);
             hostFeat = pinned.segment().asSlice(featOff, 4L * cap * h);
             hostLogits = pinned.segment().asSlice(logitsOff, 4L * cap * vocab);
             hostX = pinned.segment().asSlice(xOff, 4L * cap * h);
             hostChain = pinned.segment().asSlice(chainOff, chainBytes);
-            for (int r = 0; r < cap; r++) hostChain.setAtIndex(ValueLayout.JAVA_INT, chainIdentity() + r, r);
+            hostPacked = pinned.segment().asSlice(packedOff, packedBytes);
         }
 
-        // The chain's ints, each block cap long: drafts [MAX_CHAIN] (first, so one read-back covers them), the identity
-        // rows, the first link's logit and hidden rows, then per link j (1..MAX_CHAIN-1) its tokens, positions and
-        // block-table rows.
-        long chainDrafts(int j, int c) { return (long) j * cap + c; }
-        long chainIdentity() { return (long) MAX_CHAIN * cap; }
-        long chainFirstLogitRow(int c) { return (MAX_CHAIN + 1L) * cap + c; }
-        long chainFirstXRow(int c) { return (MAX_CHAIN + 2L) * cap + c; }
-        long chainToken(int j, int c) { return (MAX_CHAIN + 3L + 3L * (j - 1)) * cap + c; }
-        long chainPos(int j, int c) { return (MAX_CHAIN + 4L + 3L * (j - 1)) * cap + c; }
-        long chainRowTable(int j, int c) { return (MAX_CHAIN + 5L + 3L * (j - 1)) * cap + c; }
-        long chainInts() { return (MAX_CHAIN + 3L + 3L * (MAX_CHAIN - 1)) * cap; }
+        // The chain's ints, each block cap long: the first step's logit and output rows per chunk, then per link j
+        // (1..MAX_CHAIN-1) its positions and block-table rows; a chain of `steps` uses chainInts(steps) of them.
+        long chainFirstLogitRow(int c) { return c; }
+        long chainFirstXRow(int c) { return (long) cap + c; }
+        long chainPos(int j, int c) { return (2L * j) * cap + c; }
+        long chainRowTable(int j, int c) { return (2L * j + 1) * cap + c; }
+        long chainInts(int steps) { return 2L * steps * cap; }
+
+        // The argmax keys (longs) per link j and row c: link j's drafts, and link j + 1's tokens.
+        long packedSlot(int j, int c) { return (long) j * cap + c; }
+        long packed(int j) { return packedBuf.address() + 8L * packedSlot(j, 0); }
 
         private static long align(long n) {
             return (n + 255) / 256 * 256;
@@ -589,6 +648,7 @@ public final class CudaFeatureHead implements DraftNetwork {
         public void close() {
             pinned.close();
             chain.close();
+            packedBuf.close();
             meta.close();
             feat.close();
             logits.close();

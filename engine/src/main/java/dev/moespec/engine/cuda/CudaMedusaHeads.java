@@ -1,7 +1,6 @@
 package dev.moespec.engine.cuda;
 
 import dev.moespec.api.proposer.DraftHeads;
-import dev.moespec.cuda.Cublas;
 import dev.moespec.cuda.CudaContext;
 import dev.moespec.cuda.CudaGraph;
 import dev.moespec.cuda.CudaStream;
@@ -16,23 +15,21 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
 /**
- * Medusa heads (FORMAT.md §5.3) on the GPU, the CUDA twin of the CPU {@code MedusaHeadsNetwork}:
- * {@code hn = rms(h)·model.norm} (our kernel), every head's ResBlock GEMM at once over the stacked
- * {@code [heads·H, H]} weights (cuBLAS), {@code r_i = hn + silu(t_i + b_i)} (our kernel), and one lm_head GEMM per
- * head. All fp32, like the CPU heads, so only summation order differs. The fixed-shape launch sequence is replayed
- * as one CUDA graph after the first call; launches count under {@link LaunchLedger#scope}{@code ("draft")}.
- * Not thread-safe.
+ * Medusa heads (FORMAT.md §5.3) on the GPU, the CUDA twin of the CPU {@code MedusaHeadsNetwork}, as two kernels
+ * ({@code head_linear.cu}): {@code hn = rms(h)·model.norm} and every head's ResBlock {@code r_i = hn + silu(hn·W_iᵀ + b_i)}
+ * at once over the stacked {@code [heads·H, H]} weights; then every head's lm_head over the stacked
+ * {@code [heads, V, H]} weights. All fp32, like the CPU heads, so only summation order differs. The fixed-shape launch
+ * sequence, with the feature's upload and the logits' read-back, is replayed as one CUDA graph after the first call;
+ * launches count under {@link LaunchLedger#scope}{@code ("draft")}. Not thread-safe.
  */
 public final class CudaMedusaHeads implements DraftHeads {
     private final int n, h, vocab;
     private final float eps;
     private final CudaContext ctx;
     private final CudaStream stream;
-    private final Cublas blas;
     private final DecoderKernels k;
     private final DeviceArrays w;
-    private final long finalNorm, blocks, bias, hn, t, r;
-    private final long[] lmHeads;
+    private final long finalNorm, blocks, bias, lmHeads, r;
     private final DeviceBuffer feature, logits;
     private final PinnedHostMemory pinned;
     private final MemorySegment hostFeature, hostLogits;
@@ -51,28 +48,29 @@ public final class CudaMedusaHeads implements DraftHeads {
                     + " lm_heads.{i}.weight and blocks.{i}.layers.0.{weight,bias}; pass the Medusa checkpoint as \"model\"");
         }
         n = count;
+        if (h % 4 != 0 || h > DecoderKernels.MEDUSA_MAX_HIDDEN) {
+            throw new IllegalArgumentException("the CUDA Medusa heads take a hidden size that is a multiple of 4 and at most "
+                    + DecoderKernels.MEDUSA_MAX_HIDDEN + "; " + heads.config().configFile() + " has " + h
+                    + "; run with --device cpu");
+        }
         ctx = CudaContext.open(ordinal);
         CudaStream s = null;
-        Cublas b = null;
         DeviceArrays dw = null;
         DeviceBuffer f = null, l = null;
         try {
             s = CudaStream.create(ctx);
-            b = Cublas.create(ctx, s);
             k = DecoderKernels.load(ctx);
             dw = new DeviceArrays(ctx);
             finalNorm = dw.f32(HostWeights.vector(target, "model.norm.weight"));
-            float[] stacked = new float[n * h * h], biases = new float[n * h];
-            lmHeads = new long[n];
+            float[] stacked = new float[n * h * h], biases = new float[n * h], lmStacked = new float[n * vocab * h];
             for (int i = 0; i < n; i++) {
                 System.arraycopy(HostWeights.matrix(heads, "blocks." + i + ".layers.0.weight"), 0, stacked, i * h * h, h * h);
                 System.arraycopy(HostWeights.vector(heads, "blocks." + i + ".layers.0.bias"), 0, biases, i * h, h);
-                lmHeads[i] = dw.f32(HostWeights.matrix(heads, "lm_heads." + i + ".weight"));
+                System.arraycopy(HostWeights.matrix(heads, "lm_heads." + i + ".weight"), 0, lmStacked, i * vocab * h, vocab * h);
             }
             blocks = dw.f32(stacked);
             bias = dw.f32(biases);
-            hn = dw.zeros(4L * h);
-            t = dw.zeros(4L * n * h);
+            lmHeads = dw.f32(lmStacked);
             r = dw.zeros(4L * n * h);
             f = DeviceBuffer.alloc(ctx, 4L * h);
             l = DeviceBuffer.alloc(ctx, 4L * n * vocab);
@@ -81,12 +79,10 @@ public final class CudaMedusaHeads implements DraftHeads {
             if (l != null) l.close();
             if (f != null) f.close();
             if (dw != null) dw.close();
-            if (b != null) b.close();
             ctx.close();
             throw e;
         }
         stream = s;
-        blas = b;
         w = dw;
         feature = f;
         logits = l;
@@ -106,7 +102,6 @@ public final class CudaMedusaHeads implements DraftHeads {
         }
         try (LaunchLedger.Scope scope = LaunchLedger.scope(CudaFeatureHead.ROLE)) {
             MemorySegment.copy(feature, 0, hostFeature, ValueLayout.JAVA_FLOAT, 0, h);
-            this.feature.copyFromAsync(hostFeature, stream);
             if (graph != null) {
                 graph.launch(stream);
             } else {
@@ -121,7 +116,6 @@ public final class CudaMedusaHeads implements DraftHeads {
                     }
                 }
             }
-            logits.copyToAsync(hostLogits, stream);
             stream.synchronize();
         }
         float[][] out = new float[n][vocab];
@@ -129,15 +123,13 @@ public final class CudaMedusaHeads implements DraftHeads {
         return out;
     }
 
+    /** The feature in, both kernels, the logits out: fixed shapes and pinned buffers, so one graph replays it all. */
     private void forward() {
         long s = stream.handle();
-        k.rmsnorm(s, 1, feature.address(), 0, 0, finalNorm, eps, h, 0, hn);
-        blas.gemm(hn, Cublas.Type.F32, blocks, Cublas.Type.F32, t, Cublas.Type.F32, 1, n * h, h, false);
-        k.biasSiluResidual(s, n, t, bias, hn, h, r);
-        for (int i = 0; i < n; i++) {
-            blas.gemm(r + 4L * i * h, Cublas.Type.F32, lmHeads[i], Cublas.Type.F32, logits.address() + 4L * i * vocab,
-                    Cublas.Type.F32, 1, vocab, h, false);
-        }
+        feature.copyFromAsync(hostFeature, stream);
+        k.medusaBlocks(s, feature.address(), finalNorm, eps, h, n, blocks, bias, r);
+        k.medusaLogits(s, r, h, n, lmHeads, vocab, logits.address());
+        logits.copyToAsync(hostLogits, stream);
     }
 
     @Override
@@ -151,7 +143,6 @@ public final class CudaMedusaHeads implements DraftHeads {
             feature.close();
             logits.close();
             w.close();
-            blas.close();
             ctx.close();
         }
     }

@@ -37,8 +37,9 @@ import java.util.Set;
 /**
  * The CUDA forward pass of a Qwen3-MoE / Mixtral decoder (FORMAT.md §4.4) behind {@link ModelRunner}: weights
  * uploaded once; per step the embedding gather, RMSNorms, q/k-norm + RoPE + paged-KV append and GQA attention run
- * as our kernels ({@code decoder.cu}), the dense GEMMs (QKV, O, router, lm_head) through cuBLAS, and the MoE
- * layers through the role's backend kernels on device tensors. Several sequences of different lengths share a
+ * as our kernels ({@code decoder.cu}), the router with the norm before it as one kernel ({@code head_linear.cu};
+ * cuBLAS for hidden sizes it does not take), the dense GEMMs (QKV, O, lm_head) through cuBLAS, and the MoE layers
+ * through the role's backend kernels on device tensors. Several sequences of different lengths share a
  * step; the MoE sees all their rows in one call.
  *
  * <p><b>Precision.</b> The residual stream, attention, norms, router and logits are fp32; GEMM inputs of the
@@ -93,6 +94,8 @@ public final class CudaMoeModel implements ModelRunner {
     private final int tableCap;
     private boolean useGraphs = true;
     private boolean batchInvariant;
+    /** Whether the post-attention norm and the router run as one kernel ({@code es_hl_norm_router}). */
+    private final boolean fusedRouter;
     private String graphFailure; // why capture failed, null while it has not
     private StepProfiler profiler; // null unless profiling
     private StepTimer timer;       // null unless timing decode steps
@@ -129,6 +132,7 @@ public final class CudaMoeModel implements ModelRunner {
         experts = cfg.numExperts();
         layers = cfg.numHiddenLayers();
         qkvWidth = (nH + 2 * nKV) * d;
+        fusedRouter = DecoderKernels.normRouterFits(h);
         eps = (float) cfg.rmsNormEps();
         scale = (float) (1.0 / Math.sqrt(d));
         DecoderKernels.requireAttentionShape(d, nH, nKV, String.valueOf(cfg.configFile()));
@@ -524,9 +528,15 @@ public final class CudaMoeModel implements ModelRunner {
             // O projection accumulated straight into the residual stream
             gemm(b.attn(), Cublas.Type.BF16, lw.o(), Cublas.Type.BF16, b.x.address(), Cublas.Type.F32, m, h, nH * d, true);
             mark(StepRegion.DENSE_GEMM);
-            k.rmsnorm(s, m, b.x.address(), 0, 0, lw.postNorm(), eps, h, b.a(), b.bF32());
-            mark(StepRegion.OTHER);
-            gemm(b.bF32(), Cublas.Type.F32, lw.router(), Cublas.Type.F32, b.router(), Cublas.Type.F32, m, experts, h, false);
+            if (fusedRouter) {
+                // norm and router in one kernel: cuBLAS would take a GEMV at one row but split-K plus a reduction at
+                // two or more, so a verification pass would pay two more launches per layer than a decode step
+                k.hlNormRouter(s, m, b.x.address(), lw.postNorm(), eps, h, lw.router(), experts, b.router(), b.a());
+            } else {
+                k.rmsnorm(s, m, b.x.address(), 0, 0, lw.postNorm(), eps, h, b.a(), b.bF32());
+                mark(StepRegion.OTHER);
+                gemm(b.bF32(), Cublas.Type.F32, lw.router(), Cublas.Type.F32, b.router(), Cublas.Type.F32, m, experts, h, false);
+            }
             mark(StepRegion.DENSE_GEMM);
             moe(l, m, s);
             mark(StepRegion.MOE);

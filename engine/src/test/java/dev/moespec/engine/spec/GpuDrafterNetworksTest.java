@@ -97,28 +97,37 @@ class GpuDrafterNetworksTest {
     }
 
     /**
-     * The device drafting chain ({@code forwardGreedy}: argmax and feature fed forward by a kernel, one graph for the
-     * steps after the first) against the same network driven step by step through {@code forward} with the argmax on
-     * the host: sequences of different lengths in one batch, four steps; three of them, then (replaying the graph of
-     * the same 4-row bucket) four, then three again. The two paths run the same kernels on the same shapes, so the
+     * The device drafting chain ({@code forwardGreedy}: each link's token and feature taken on the device from the
+     * previous link's argmax and output, one graph for the links) against the same network driven step by step through
+     * {@code forward} with the argmax on the host; four steps. Rounds 0-2: sequences of different lengths in one batch
+     * (the first step eager, over cuBLAS as a prefill of more than 64 rows), three of them, then (replaying the links'
+     * graph of the same 4-row bucket) four, then three again. Rounds 3-4: three sequences of five new entries each, at
+     * different offsets into the prompt (the first step inside the chain's graph, over the fused kernels), the second
+     * round replaying the graph of the first with other contents. Rounds 5-6: one step only (the first step and the
+     * argmax on the device), graph-shaped and eager. The two paths run the same kernels on the same shapes, so the
      * drafts and the cached entries are the same, exactly.
      */
     @ParameterizedTest(name = "{0}")
     @CsvSource({"eagle, EAGLE, ", "mtp, MTP, triton"})
     void deviceChainDraftsWhatStepByStepDraftingDrafts(String method, DraftNetworkKind kind, String draftBackend) {
-        int steps = 4;
-        int[][] rounds = {{prompt.length - 1, 40, 77}, {33, prompt.length - 1, 90, 12}, {64, 21, prompt.length - 1}};
-        try (Engine gpuEngine = SpecPrompts.gpuEngine(method, steps, "flashinfer_trtllm", draftBackend);
+        int maxSteps = 4;
+        int[][] rounds = {{prompt.length - 1, 40, 77}, {33, prompt.length - 1, 90, 12}, {64, 21, prompt.length - 1},
+                {5, 5, 5}, {5, 5, 5}, {3, 3}, {prompt.length - 1, 40}};
+        int[][] offsets = {{0, 0, 0}, {0, 0, 0, 0}, {0, 0, 0}, {0, 30, 61}, {90, 7, 44}, {12, 70}, {0, 0}};
+        int[] stepsOf = {maxSteps, maxSteps, maxSteps, maxSteps, maxSteps, 1, 1};
+        try (Engine gpuEngine = SpecPrompts.gpuEngine(method, maxSteps, "flashinfer_trtllm", draftBackend);
              DraftNetwork gpu = gpuFactory(gpuEngine).network(kind)) {
             for (int round = 0; round < rounds.length; round++) {  // later rounds replay the captured chain
                 int[] lengths = rounds[round];
+                int steps = stepsOf[round];
                 int[] chained = new int[lengths.length], stepped = new int[lengths.length];
                 List<DraftChunk> chainChunks = new java.util.ArrayList<>(), stepChunks = new java.util.ArrayList<>();
                 for (int i = 0; i < lengths.length; i++) {
-                    chained[i] = gpu.open(prompt.length + steps);
-                    stepped[i] = gpu.open(prompt.length + steps);
-                    int[] tokens = Arrays.copyOfRange(prompt, 1, lengths[i] + 1);
-                    float[][] f = Arrays.copyOfRange(features, 0, lengths[i]);
+                    chained[i] = gpu.open(prompt.length + maxSteps);
+                    stepped[i] = gpu.open(prompt.length + maxSteps);
+                    int from = offsets[round][i];
+                    int[] tokens = Arrays.copyOfRange(prompt, from + 1, from + lengths[i] + 1);
+                    float[][] f = Arrays.copyOfRange(features, from, from + lengths[i]);
                     chainChunks.add(new DraftChunk(chained[i], tokens, f));
                     stepChunks.add(new DraftChunk(stepped[i], tokens, f));
                 }
