@@ -38,16 +38,21 @@ __device__ __forceinline__ HlPre<P> hl_preload(const void* __restrict__ row, int
     return pre;
 }
 
-// acc[r] += in[r, k..k+8) . (8 bf16 in raw), for the first nr of the HL_ROWS staged rows (the block's real ones).
-__device__ __forceinline__ void hl_chunk(const float* in, int K, int nr, int k, uint4 raw, const __nv_bfloat16*, float* acc) {
-    float wv[8];
+// The 8 bf16 of a 16-byte chunk as floats.
+__device__ __forceinline__ void hl_unpack8(uint4 raw, float* out) {
     const __nv_bfloat162* h2 = reinterpret_cast<const __nv_bfloat162*>(&raw);
 #pragma unroll
     for (int i = 0; i < 4; i++) {
         float2 f = __bfloat1622float2(h2[i]);
-        wv[2 * i] = f.x;
-        wv[2 * i + 1] = f.y;
+        out[2 * i] = f.x;
+        out[2 * i + 1] = f.y;
     }
+}
+
+// acc[r] += in[r, k..k+8) . (8 bf16 in raw), for the first nr of the HL_ROWS staged rows (the block's real ones).
+__device__ __forceinline__ void hl_chunk(const float* in, int K, int nr, int k, uint4 raw, const __nv_bfloat16*, float* acc) {
+    float wv[8];
+    hl_unpack8(raw, wv);
 #pragma unroll
     for (int r = 0; r < HL_ROWS; r++) {
         if (r >= nr) break;
@@ -152,6 +157,24 @@ __device__ __forceinline__ void hl_stage_norm(float* in, const float* __restrict
     }
 }
 
+// The start of a kernel whose input is the normed x: the warp's first weight chunks (wrow, wbytes) and the norm weight
+// (into nw_s, shared memory) are loaded before the dependency wait; then the block's rows are staged and normed into
+// in. Returns the chunks for hl_dot.
+template <int P>
+__device__ __forceinline__ HlPre<P> hl_normed_start(float* in, float* nw_s, const float* __restrict__ x,
+                                                    const int* __restrict__ rows, int row0, int n, int h,
+                                                    const float* __restrict__ norm_w, float eps, bool round,
+                                                    const void* __restrict__ wrow, int wbytes) {
+    pdl_launch();
+    HlPre<P> pre = hl_preload<P>(wrow, wbytes);
+    hl_stage_weight(nw_s, norm_w, h);
+    pdl_wait();
+    __syncthreads();
+    hl_stage_norm(in, x, rows, row0, n, h, nw_s, eps, round);
+    __syncthreads();
+    return pre;
+}
+
 // The greedy argmax as one atomicMax-able key: larger logit first, then the lower id (as Argmax.of); NaN never wins
 // and -0 equals +0. 0 is below every key, so a zeroed slot is "nothing seen yet".
 __device__ __forceinline__ unsigned long long hl_argmax_key(float v, int id) {
@@ -243,13 +266,8 @@ extern "C" __global__ void __launch_bounds__(1024) es_hl_qkv_rope(int n, const f
     float *out = hl_in + HL_ROWS * h, *nw_s = out + HL_ROWS * d;  // [HL_ROWS][d], [h]
     int row0 = blockIdx.y * HL_ROWS, warp = threadIdx.x >> 5, lane = threadIdx.x & 31, hd = blockIdx.x, t = threadIdx.x;
     int warps = blockDim.x >> 5, nr = min(HL_ROWS, n - row0);
-    pdl_launch();
-    HlPre<2> pre = hl_preload<2>(w + (long long)(hd * d + min(warp, d - 1)) * h, 2 * h);
-    hl_stage_weight(nw_s, norm_w, h);
-    pdl_wait();
-    __syncthreads();
-    hl_stage_norm(hl_in, x, nullptr, row0, n, h, nw_s, eps, true);
-    __syncthreads();
+    HlPre<2> pre = hl_normed_start<2>(hl_in, nw_s, x, nullptr, row0, n, h, norm_w, eps, true,
+                                      w + (long long)(hd * d + min(warp, d - 1)) * h, 2 * h);
     for (int c = warp; c < d; c += warps) {
         float acc[HL_ROWS];
         const __nv_bfloat16* wc = w + (long long)(hd * d + c) * h;
@@ -305,16 +323,7 @@ extern "C" __global__ void es_hl_add(int n, const __nv_bfloat16* __restrict__ a,
         float* dst = hl_in + warp * K;
         for (int k = lane * 8; k < K; k += 256) {
             float v[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
-            if (i < n) {
-                uint4 raw = *reinterpret_cast<const uint4*>(a + (long long)i * K + k);
-                const __nv_bfloat162* h2 = reinterpret_cast<const __nv_bfloat162*>(&raw);
-#pragma unroll
-                for (int e = 0; e < 4; e++) {
-                    float2 f = __bfloat1622float2(h2[e]);
-                    v[2 * e] = f.x;
-                    v[2 * e + 1] = f.y;
-                }
-            }
+            if (i < n) hl_unpack8(*reinterpret_cast<const uint4*>(a + (long long)i * K + k), v);
             reinterpret_cast<float4*>(dst + k)[0] = make_float4(v[0], v[1], v[2], v[3]);
             reinterpret_cast<float4*>(dst + k)[1] = make_float4(v[4], v[5], v[6], v[7]);
         }
@@ -336,14 +345,9 @@ extern "C" __global__ void es_hl_swiglu(int n, const float* __restrict__ x, cons
     extern __shared__ __align__(16) float hl_in[];
     int row0 = blockIdx.y * HL_ROWS, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     int j = blockIdx.x * HL_WARPS + warp, jc = min(j, inter - 1), nr = min(HL_ROWS, n - row0);
-    float* nw_s = hl_in + HL_ROWS * h;
-    pdl_launch();
-    HlPre<2> preG = hl_preload<2>(w + (long long)jc * h, 2 * h), preU = hl_preload<2>(w + (long long)(inter + jc) * h, 2 * h);
-    hl_stage_weight(nw_s, norm_w, h);
-    pdl_wait();
-    __syncthreads();
-    hl_stage_norm(hl_in, x, nullptr, row0, n, h, nw_s, eps, true);
-    __syncthreads();
+    HlPre<2> preU = hl_preload<2>(w + (long long)(inter + jc) * h, 2 * h);
+    HlPre<2> preG = hl_normed_start<2>(hl_in, hl_in + HL_ROWS * h, x, nullptr, row0, n, h, norm_w, eps, true,
+                                       w + (long long)jc * h, 2 * h);
     if (j >= inter) return;
     float g[HL_ROWS], u[HL_ROWS];
     hl_dot(hl_in, h, nr, w + (long long)j * h, preG, g);
@@ -361,14 +365,8 @@ extern "C" __global__ void es_hl_norm_router(int n, const float* __restrict__ x,
     extern __shared__ __align__(16) float hl_in[];
     int row0 = blockIdx.y * HL_ROWS, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     int col = blockIdx.x * HL_WARPS + warp, nr = min(HL_ROWS, n - row0);
-    float* nw_s = hl_in + HL_ROWS * h;
-    pdl_launch();
-    HlPre<2> pre = hl_preload<2>(w + (long long)min(col, N - 1) * h, 4 * h);
-    hl_stage_weight(nw_s, norm_w, h);
-    pdl_wait();
-    __syncthreads();
-    hl_stage_norm(hl_in, x, nullptr, row0, n, h, nw_s, eps, false);
-    __syncthreads();
+    HlPre<2> pre = hl_normed_start<2>(hl_in, hl_in + HL_ROWS * h, x, nullptr, row0, n, h, norm_w, eps, false,
+                                      w + (long long)min(col, N - 1) * h, 4 * h);
     if (blockIdx.x == 0) {
         for (int e = threadIdx.x; e < HL_ROWS * h; e += blockDim.x) {
             if (row0 + e / h < n) a[(long long)row0 * h + e] = __float2bfloat16(hl_in[e]);
@@ -393,14 +391,8 @@ extern "C" __global__ void es_hl_lm_head(int n, const float* __restrict__ x, con
     __shared__ unsigned long long keys[HL_WARPS][HL_ROWS];
     int row0 = blockIdx.y * HL_ROWS, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     int col = blockIdx.x * HL_WARPS + warp, nr = min(HL_ROWS, n - row0);
-    float* nw_s = hl_in + HL_ROWS * h;
-    pdl_launch();
-    HlPre<2> pre = hl_preload<2>(w + (long long)min(col, V - 1) * h, 2 * h);
-    hl_stage_weight(nw_s, norm_w, h);
-    pdl_wait();
-    __syncthreads();
-    hl_stage_norm(hl_in, x, rows, row0, n, h, nw_s, eps, true);
-    __syncthreads();
+    HlPre<2> pre = hl_normed_start<2>(hl_in, hl_in + HL_ROWS * h, x, rows, row0, n, h, norm_w, eps, true,
+                                      w + (long long)min(col, V - 1) * h, 2 * h);
     float acc[HL_ROWS];
     if (col < V) hl_dot(hl_in, h, nr, w + (long long)col * h, pre, acc);
     float v = col < V ? hl_mine(acc) : 0.f;
@@ -460,13 +452,13 @@ extern "C" __global__ void es_medusa_blocks(const float* __restrict__ feature, c
     if (lane == 0) r[col] = hl_in[col % h] + a / (1.f + expf(-a));
 }
 
-// Each head's logits: logits[i, c] = r[i] . w[i, c] (w the stacked lm_heads [heads, V, h]).
+// Each head's logits: logits[i, c] = r[i] . w_i[c] (w: the address of each head's lm_head [V, h]).
 //   grid (ceil(V / HL_WARPS), heads), block 256, smem h floats
-extern "C" __global__ void es_medusa_logits(const float* __restrict__ r, int h, const float* __restrict__ w, int V,
+extern "C" __global__ void es_medusa_logits(const float* __restrict__ r, int h, const float* const* __restrict__ w, int V,
                                             float* __restrict__ logits) {
     extern __shared__ __align__(16) float hl_in[];
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, col = blockIdx.x * HL_WARPS + warp, head = blockIdx.y;
-    const float* wh = w + (long long)head * V * h;
+    const float* wh = w[head];
     pdl_launch();
     HlPre<2> pre = hl_preload<2>(wh + (long long)min(col, V - 1) * h, 4 * h);
     pdl_wait();

@@ -73,7 +73,8 @@ public final class CudaFunction {
      */
     public void launchProgrammatic(Dim3 grid, Dim3 block, int sharedMemBytes, long stream, KernelArgs args) {
         CudaContext context = module.context();
-        if (context.info().smMajor() < 9 || !module.enter().hasProgrammaticLaunch()) {
+        DriverLibrary driver = module.enter();
+        if (context.info().smMajor() < 9 || !driver.hasProgrammaticLaunch()) {
             launch(grid, block, sharedMemBytes, stream, args);
             return;
         }
@@ -82,7 +83,7 @@ public final class CudaFunction {
         Objects.requireNonNull(args, "args");
         if (sharedMemBytes < 0) throw new IllegalArgumentException("sharedMemBytes must be >= 0, got " + sharedMemBytes);
         try (Arena arena = Arena.ofConfined()) {
-            module.enter().launchKernelProgrammatic(handle, grid.x(), grid.y(), grid.z(), block.x(), block.y(), block.z(),
+            driver.launchKernelProgrammatic(handle, grid.x(), grid.y(), grid.z(), block.x(), block.y(), block.z(),
                     sharedMemBytes, stream, args.pack(arena), arena);
             LaunchLedger.launched(module);
         } catch (CudaException e) {

@@ -466,8 +466,9 @@ public final class CudaFeatureHead implements DraftNetwork {
      * Device addresses of a step's row inputs: the uploaded ones of {@link #forward(int, int)}, or a chain link's.
      * Tokens come from {@code tokens}, or (when 0) as the argmax keys in {@code packedTokens}; features are rows
      * {@code featRows} (0: row i) of {@code feat}; {@code x} takes the layer's output (an uploaded step's is the buffer
-     * read back as hidden rows); {@code best} (or 0) collects the argmax keys of the logit rows. The fused path alone
-     * reads the last five that way, and a chain link runs there.
+     * read back as hidden rows); {@code best} (or 0) collects the argmax keys of the logit rows. Only the fused path
+     * reads {@code packedTokens}, {@code featRows}, {@code x} and {@code best} (the cuBLAS path takes the uploaded
+     * tokens, feature rows 0.. and the buffer read back); a chain link always runs fused ({@link #forwardGreedy}).
      */
     private record Inputs(long tokens, long packedTokens, long rowPos, long rowTable, long logitRows, long tables,
                           long feat, long featRows, long x, long best) {}

@@ -17,8 +17,8 @@ import java.lang.foreign.ValueLayout;
 /**
  * Medusa heads (FORMAT.md §5.3) on the GPU, the CUDA twin of the CPU {@code MedusaHeadsNetwork}, as two kernels
  * ({@code head_linear.cu}): {@code hn = rms(h)·model.norm} and every head's ResBlock {@code r_i = hn + silu(hn·W_iᵀ + b_i)}
- * at once over the stacked {@code [heads·H, H]} weights; then every head's lm_head over the stacked
- * {@code [heads, V, H]} weights. All fp32, like the CPU heads, so only summation order differs. The fixed-shape launch
+ * at once over the stacked {@code [heads·H, H]} weights; then every head's lm_head (one launch, a table of the heads'
+ * weight addresses: a real model's heads are too large to stack in one Java array). All fp32, like the CPU heads, so only summation order differs. The fixed-shape launch
  * sequence, with the feature's upload and the logits' read-back, is replayed as one CUDA graph after the first call;
  * launches count under {@link LaunchLedger#scope}{@code ("draft")}. Not thread-safe.
  */
@@ -62,15 +62,16 @@ public final class CudaMedusaHeads implements DraftHeads {
             k = DecoderKernels.load(ctx);
             dw = new DeviceArrays(ctx);
             finalNorm = dw.f32(HostWeights.vector(target, "model.norm.weight"));
-            float[] stacked = new float[n * h * h], biases = new float[n * h], lmStacked = new float[n * vocab * h];
+            float[] stacked = new float[n * h * h], biases = new float[n * h];
+            long[] lmHeadAddresses = new long[n];
             for (int i = 0; i < n; i++) {
                 System.arraycopy(HostWeights.matrix(heads, "blocks." + i + ".layers.0.weight"), 0, stacked, i * h * h, h * h);
                 System.arraycopy(HostWeights.vector(heads, "blocks." + i + ".layers.0.bias"), 0, biases, i * h, h);
-                System.arraycopy(HostWeights.matrix(heads, "lm_heads." + i + ".weight"), 0, lmStacked, i * vocab * h, vocab * h);
+                lmHeadAddresses[i] = dw.f32(HostWeights.matrix(heads, "lm_heads." + i + ".weight"));
             }
             blocks = dw.f32(stacked);
             bias = dw.f32(biases);
-            lmHeads = dw.f32(lmStacked);
+            lmHeads = dw.i64(lmHeadAddresses);
             r = dw.zeros(4L * n * h);
             f = DeviceBuffer.alloc(ctx, 4L * h);
             l = DeviceBuffer.alloc(ctx, 4L * n * vocab);

@@ -7,8 +7,9 @@ import dev.moespec.cuda.Dim3;
 import dev.moespec.cuda.KernelArgs;
 
 /**
- * Typed launches of the engine's own kernels ({@code engine/src/main/cuda/decoder.cu} and the drafter heads' fused
- * small-batch projections in {@code head_linear.cu}, shipped as {@code META-INF/moespec/kernels/moespec-engine.fatbin}).
+ * Typed launches of the engine's own kernels ({@code engine/src/main/cuda/decoder.cu} and the fused small-batch
+ * projections of {@code head_linear.cu}: the drafter heads' and the target's router, shipped as
+ * {@code META-INF/moespec/kernels/moespec-engine.fatbin}).
  * Every pointer is a device address; {@code 0} means "absent" where the kernel allows it.
  */
 final class DecoderKernels {
@@ -228,7 +229,10 @@ final class DecoderKernels {
                 .ptr(feature).ptr(normW).f32(eps).i32(h).i32(heads).ptr(w).ptr(bias).ptr(r));
     }
 
-    /** Every head's logits {@code logits[i] = r[i] . w[i]^T}, w the stacked lm_heads {@code [heads, vocab, h]} fp32. */
+    /**
+     * Every head's logits {@code logits[i] = r[i] . w_i^T}: w a device table of the heads' lm_head addresses
+     * ({@code [vocab, h]} fp32 each).
+     */
     void medusaLogits(long stream, long r, int h, int heads, long w, int vocab, long logits) {
         launch(medusaLogits, Dim3.of(tiles(vocab), heads), Dim3.of(HL_THREADS), 4 * h, stream, KernelArgs.create()
                 .ptr(r).i32(h).ptr(w).i32(vocab).ptr(logits));

@@ -40,6 +40,15 @@ final class DeviceArrays implements AutoCloseable {
         }
     }
 
+    /** {@code values} as 64-bit integers on the device (a table of device addresses a kernel indexes). */
+    long i64(long[] values) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(8L * values.length, 16);
+            MemorySegment.copy(values, 0, s, ValueLayout.JAVA_LONG, 0, values.length);
+            return upload(s);
+        }
+    }
+
     /** {@code bytes} of zeroed device memory. */
     long zeros(long bytes) {
         DeviceBuffer b = DeviceBuffer.alloc(ctx, Math.max(16, bytes));
