@@ -34,10 +34,11 @@ __device__ float block_sum(float v) {
     return r;
 }
 
-// Programmatic dependent launch (sm_90+; DecoderKernels launches every kernel of this module so): a kernel lets the
-// next one launch (pdl_launch), may then load what does not depend on the kernel before it (weights), and waits for
-// that kernel to finish and publish its writes (pdl_wait) before it reads anything else. Launched the ordinary way
-// (or compiled for older GPUs) both are no-ops. pdl_enter is both at once, for kernels with nothing to load early.
+// Programmatic dependent launch (sm_90+; DecoderKernels launches the kernels of decoder.cu and head_linear.cu so):
+// a kernel lets the next one launch (pdl_launch), may then load what does not depend on the kernel before it
+// (weights), and waits for that kernel to finish and publish its writes (pdl_wait) before it reads anything else.
+// Launched the ordinary way (or compiled for older GPUs) both are no-ops. pdl_enter is both at once, for kernels
+// with nothing to load early.
 __device__ __forceinline__ void pdl_launch() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
