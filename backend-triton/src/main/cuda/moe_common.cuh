@@ -25,6 +25,22 @@ constexpr int kScaleBlock = 128;
 
 __device__ __forceinline__ bool scaled_after_dot(int mode) { return mode == kPerTensor || mode == kPerChannel; }
 
+// The scale a finished dot of one weight row takes: its expert's (per-tensor) or its row's (per-channel); 1 otherwise
+// (block-128 scales apply to the partial dots instead).
+__device__ __forceinline__ float weight_scale(int mode, const float* w_scale, int64_t per_expert, int64_t per_row) {
+    return scaled_after_dot(mode) ? w_scale[mode == kPerTensor ? per_expert : per_row] : 1.f;
+}
+
+// The variants every mma.sync GEMM family (prefill, decode, skinny) instantiates, as (kernel name suffix, element
+// type, block-128 scales): BF16, FP16, e4m3 with per-tensor/per-channel scales, and FP8_BLOCK_128 as e4m3 (sm_89+) or
+// as e4m3 values held exactly in fp16 (below). The host finds the kernels by these suffixes (TritonNumerics).
+#define MOESPEC_FOR_EACH_VARIANT(X) \
+    X(bf16, __nv_bfloat16, false)   \
+    X(f16, __half, false)           \
+    X(e4m3, uint8_t, false)         \
+    X(f16_b128, __half, true)       \
+    X(e4m3_b128, uint8_t, true)
+
 __device__ __forceinline__ float warp_sum(float v) {
 #pragma unroll
     for (int o = kWarp / 2; o > 0; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o);
@@ -61,6 +77,15 @@ __device__ __forceinline__ float load_as_float(const void* base, int code, int64
         case kBF16: return __bfloat162float(reinterpret_cast<const __nv_bfloat16*>(base)[i]);
         case kF16: return __half2float(reinterpret_cast<const __half*>(base)[i]);
         default: return reinterpret_cast<const float*>(base)[i];
+    }
+}
+
+// Writes element i of type `code` (BF16/F16/F32) from a float, rounding to nearest even.
+__device__ __forceinline__ void store_from_float(void* base, int code, int64_t i, float v) {
+    switch (code) {
+        case kBF16: reinterpret_cast<__nv_bfloat16*>(base)[i] = __float2bfloat16_rn(v); break;
+        case kF16: reinterpret_cast<__half*>(base)[i] = __float2half_rn(v); break;
+        default: reinterpret_cast<float*>(base)[i] = v;
     }
 }
 

@@ -17,9 +17,6 @@ using namespace moe;
 
 constexpr int kUnroll = 4;  // 16-byte weight loads in flight per lane (per row) before the first use
 
-__device__ __forceinline__ float weight_scale(int mode, const float* w_scale, int64_t per_expert, int64_t per_row) {
-    return scaled_after_dot(mode) ? w_scale[mode == kPerTensor ? per_expert : per_row] : 1.f;
-}
 
 // Dot of one 16-byte weight chunk with one 16-byte activation chunk.
 template <typename T>
@@ -123,15 +120,10 @@ __device__ __forceinline__ void gemm1(const char* __restrict__ x, int64_t x_row_
                     usum *= xs * wsu;
                 }
                 const float h = swiglu(gsum, usum);
-                const int64_t at = (int64_t)a * inter_size + n;
-                if (inter_code == kBF16) {
-                    reinterpret_cast<__nv_bfloat16*>(inter)[at] = __float2bfloat16_rn(h);
-                } else if (inter_code == kF16) {
-                    reinterpret_cast<__half*>(inter)[at] = __float2half_rn(h);
-                } else {
-                    reinterpret_cast<float*>(inter)[at] = h;
-                    // block-128 layers take their group maxima in the quantisation kernel
-                    if (!kBlock) atomic_max_nonneg(&inter_amax[amax_per_row ? a : 0], fabsf(h));
+                store_from_float(inter, inter_code, (int64_t)a * inter_size + n, h);
+                // an fp32 intermediate (FP8 layers) records its maxima; block-128 layers take theirs in the quantisation kernel
+                if (inter_code != kBF16 && inter_code != kF16 && !kBlock) {
+                    atomic_max_nonneg(&inter_amax[amax_per_row ? a : 0], fabsf(h));
                 }
             }
         }
@@ -231,11 +223,7 @@ __device__ __forceinline__ void gemm2(const char* __restrict__ inter, const char
     MOESPEC_DECODE(SUFFIX, T, 4, BLOCK)      \
     MOESPEC_DECODE(SUFFIX, T, 8, BLOCK)
 
-MOESPEC_DECODE_ALL(bf16, __nv_bfloat16, false)
-MOESPEC_DECODE_ALL(f16, __half, false)
-MOESPEC_DECODE_ALL(e4m3, uint8_t, false)
-MOESPEC_DECODE_ALL(f16_b128, __half, true)
-MOESPEC_DECODE_ALL(e4m3_b128, uint8_t, true)
+MOESPEC_FOR_EACH_VARIANT(MOESPEC_DECODE_ALL)
 
 // out[t, h] = sum_j partial[(t * top_k + j) * H + h], j in slot order, rounded once to the output type.
 // Launch: 256 threads, grid-stride over M * H / 2 (H is even).

@@ -12,7 +12,7 @@
 // scaled by (activation scale of the row, K group) x (weight scale of the column's 128-row block, K group) and
 // added to the result, so e4m3 operands (native e4m3, or e4m3 values held exactly in fp16 on sm_80-88) give the
 // fp32 dot of the dequantised values, as the CPU reference computes it.
-#include "moe_common.cuh"
+#include "moe_mma_sync.cuh"
 
 namespace moespec_gemm {
 using namespace moe;
@@ -24,43 +24,6 @@ constexpr int kSmemBytes = kStages * kStageBytes;  // 36 KiB: under the 48 KiB d
 
 // 16-byte chunk c (0..3) of tile row r, XOR-swizzled so that ldmatrix's 8 rows hit 8 distinct bank groups.
 __device__ __forceinline__ int swizzle(int r, int c) { return r * kBKBytes + ((c ^ ((r >> 1) & 3)) << 4); }
-
-__device__ __forceinline__ void cp_async16(uint32_t smem, const void* gmem, bool valid) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(smem), "l"(gmem), "r"(valid ? 16 : 0));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;"); }
-template <int N> __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;" ::"n"(N)); }
-
-__device__ __forceinline__ void ldmatrix_x4(uint32_t* r, uint32_t smem) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smem));
-}
-
-// One 32-byte K step: m16n8k16 for 2-byte types, m16n8k32 for e4m3.
-template <typename T> __device__ __forceinline__ void mma(float* c, const uint32_t* a, const uint32_t* b);
-template <> __device__ __forceinline__ void mma<__nv_bfloat16>(float* c, const uint32_t* a, const uint32_t* b) {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-}
-template <> __device__ __forceinline__ void mma<__half>(float* c, const uint32_t* a, const uint32_t* b) {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-}
-template <> __device__ __forceinline__ void mma<uint8_t>(float* c, const uint32_t* a, const uint32_t* b) {
-#if __CUDA_ARCH__ >= 890
-    asm volatile("mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-#else
-    __trap();  // the provider never launches e4m3 MMAs below sm_89
-#endif
-}
-
-__device__ __forceinline__ float weight_scale(int mode, const float* w_scale, int64_t per_expert, int64_t per_row) {
-    return mode == kNoScale ? 1.f : w_scale[mode == kPerTensor ? per_expert : per_row];
-}
 
 template <typename T, bool kGemm1, bool kBlock>
 __device__ __forceinline__ void grouped_gemm(
@@ -332,9 +295,4 @@ __device__ __forceinline__ void grouped_gemm(
                                              partial);                                                            \
     }
 
-MOESPEC_GEMM(bf16, __nv_bfloat16, false)
-MOESPEC_GEMM(f16, __half, false)
-MOESPEC_GEMM(e4m3, uint8_t, false)
-// FP8_BLOCK_128: e4m3 on sm_89+, e4m3 values held exactly in fp16 below
-MOESPEC_GEMM(f16_b128, __half, true)
-MOESPEC_GEMM(e4m3_b128, uint8_t, true)
+MOESPEC_FOR_EACH_VARIANT(MOESPEC_GEMM)

@@ -19,7 +19,7 @@
 // the MMAs of each 128-element K group go into a scratch accumulator (the group's first k-step with scale-d = 0),
 // which is added to the result scaled by (activation scale of the row) x (weight scale of the column's 128-row
 // block), both staged in shared memory with the tile: the fp32 dot of the dequantised values, as cpu_reference has it.
-#include "moe_common.cuh"
+#include "moe_mma_sync.cuh"
 #include "moe_wgmma_ops.cuh"
 
 namespace moespec_wg {
@@ -43,14 +43,9 @@ template <int BN, bool BLOCK> struct Cfg {
 __device__ __forceinline__ uint32_t smem_u32(const void* p) { return (uint32_t)__cvta_generic_to_shared(p); }
 __device__ __forceinline__ uint32_t swz(int row, int chunk) { return row * kBK + ((chunk ^ (row & 7)) << 4); }
 
-__device__ __forceinline__ void cp_async16(uint32_t dst, const void* src, bool valid) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(dst), "l"(src), "r"(valid ? 16 : 0));
-}
 __device__ __forceinline__ void cp_async4(uint32_t dst, const void* src, bool valid) {
     asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;" ::"r"(dst), "l"(src), "r"(valid ? 4 : 0));
 }
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;"); }
-template <int N> __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;" ::"n"(N)); }
 
 // K-major, 128B swizzle, 8-row core groups 1024 bytes apart
 __device__ __forceinline__ uint64_t desc(uint32_t addr) {
@@ -82,10 +77,6 @@ __device__ __forceinline__ void fence_proxy_async() {
 #ifdef MOESPEC_WGMMA
     asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
 #endif
-}
-
-__device__ __forceinline__ float weight_scale(int mode, const float* w_scale, int64_t per_expert, int64_t per_row) {
-    return mode == kNoScale ? 1.f : w_scale[mode == kPerTensor ? per_expert : per_row];
 }
 
 template <typename T, bool kGemm1, int BN, bool BLOCK>

@@ -13,7 +13,7 @@
 //                           64 rows h per CTA; moe_reduce_topk with top_k * S slots sums splits and slots.
 // mma.sync m16n8k16 (bf16/f16) or m16n8k32 (e4m3, sm_89+), fp32 accumulators; FP8 scales as in moe_gemm.cu
 // (per-tensor/per-channel after the dot; block-128: each 128-wide K group into a second tile, then scaled).
-#include "moe_common.cuh"
+#include "moe_mma_sync.cuh"
 
 namespace moespec_skinny {
 using namespace moe;
@@ -33,43 +33,6 @@ template <int kNT> struct Tile {
 
 // 16-byte chunk c of row r: XOR with r % 8 so that the 8 rows an ldmatrix phase reads hit 8 distinct bank groups.
 __device__ __forceinline__ int swz(int r, int c) { return r * kKT + ((c ^ (r & 7)) << 4); }
-
-__device__ __forceinline__ void cp16(uint32_t smem, const void* gmem, bool valid) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(smem), "l"(gmem), "r"(valid ? 16 : 0));
-}
-__device__ __forceinline__ void commit() { asm volatile("cp.async.commit_group;"); }
-template <int N> __device__ __forceinline__ void wait_group() { asm volatile("cp.async.wait_group %0;" ::"n"(N)); }
-
-__device__ __forceinline__ void ldsm_x4(uint32_t* r, uint32_t smem) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smem));
-}
-
-// One 32-byte K step: m16n8k16 for 2-byte types, m16n8k32 for e4m3.
-template <typename T> __device__ __forceinline__ void mma32(float* c, const uint32_t* a, const uint32_t* b);
-template <> __device__ __forceinline__ void mma32<__nv_bfloat16>(float* c, const uint32_t* a, const uint32_t* b) {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-}
-template <> __device__ __forceinline__ void mma32<__half>(float* c, const uint32_t* a, const uint32_t* b) {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-}
-template <> __device__ __forceinline__ void mma32<uint8_t>(float* c, const uint32_t* a, const uint32_t* b) {
-#if __CUDA_ARCH__ >= 890
-    asm volatile("mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-#else
-    __trap();  // the provider never launches e4m3 MMAs below sm_89
-#endif
-}
-
-__device__ __forceinline__ float row_scale(int mode, const float* w_scale, int64_t per_expert, int64_t per_row) {
-    return scaled_after_dot(mode) ? w_scale[mode == kPerTensor ? per_expert : per_row] : 1.f;
-}
 
 template <typename T, int kNT, bool kGemm1, bool kBlock>
 __device__ __forceinline__ void skinny(const char* __restrict__ a_src, int64_t a_row_bytes, const char* __restrict__ w,
@@ -136,13 +99,13 @@ __device__ __forceinline__ void skinny(const char* __restrict__ a_src, int64_t a
         for (int i = 0; i < kWLoads; ++i) {
             const int idx = tid + i * kThreads, c = idx % kChunks;
             const bool ok = w_ok[i] && koff + c * 16 < k_bytes;
-            cp16(sw + swz(idx / kChunks, c), ok ? w_ptr[i] + koff : w, ok);
+            cp_async16(sw + swz(idx / kChunks, c), ok ? w_ptr[i] + koff : w, ok);
         }
 #pragma unroll
         for (int i = 0; i < kXLoads; ++i) {
             const int idx = tid + i * kThreads, c = idx % kChunks;
             const bool ok = x_ok[i] && koff + c * 16 < k_bytes;
-            cp16(sx + swz(idx / kChunks, c), ok ? x_ptr[i] + koff : a_src, ok);
+            cp_async16(sx + swz(idx / kChunks, c), ok ? x_ptr[i] + koff : a_src, ok);
         }
     };
 
@@ -185,44 +148,44 @@ __device__ __forceinline__ void skinny(const char* __restrict__ a_src, int64_t a
 #pragma unroll
     for (int s = 0; s < kStages - 1; ++s) {
         if (s < nk) load(kt0 + s, s);
-        commit();
+        cp_async_commit();
     }
     for (int it = 0; it < nk; ++it) {
-        wait_group<kStages - 2>();
+        cp_async_wait<kStages - 2>();
         __syncthreads();
         const int next = it + kStages - 1;
         if (next < nk) load(kt0 + next, next % kStages);
-        commit();
+        cp_async_commit();
         const uint32_t sw = smem_base + (it % kStages) * Cfg::kStage, sx = sw + kWTile;
 #pragma unroll
         for (int ks = 0; ks < kKT / 32; ++ks) {
             uint32_t af[4], bf[kNT][2];
-            ldsm_x4(af, sw + swz(warp * 16 + lane % 16, ks * 2 + lane / 16));
+            ldmatrix_x4(af, sw + swz(warp * 16 + lane % 16, ks * 2 + lane / 16));
 #pragma unroll
             for (int j = 0; j < kNT; j += 2) {
                 uint32_t t[4];
-                ldsm_x4(t, sx + swz((j + lane / 16) * 8 + lane % 8, ks * 2 + (lane / 8) % 2));
+                ldmatrix_x4(t, sx + swz((j + lane / 16) * 8 + lane % 8, ks * 2 + (lane / 8) % 2));
                 bf[j][0] = t[0];
                 bf[j][1] = t[1];
                 bf[j + 1][0] = t[2];
                 bf[j + 1][1] = t[3];
             }
 #pragma unroll
-            for (int j = 0; j < kNT; ++j) mma32<T>(kBlock ? blk[j] : acc[j], af, bf[j]);
+            for (int j = 0; j < kNT; ++j) mma<T>(kBlock ? blk[j] : acc[j], af, bf[j]);
             if (kBlock && (ks + 1) % kStepsPerGroup == 0) {
                 flush_group(((kt0 + it) * kKT + ks * 32) / (kScaleBlock * (int)sizeof(T)));
             }
         }
     }
-    wait_group<0>();
+    cp_async_wait<0>();
 
     // Epilogue. acc[j][q]: weight row lane/4 (q < 2) or lane/4 + 8 (q >= 2) of the warp's tile, token column
     // j * 8 + (lane % 4) * 2 + (q % 2).
     if (kGemm1) {
         const int n = n0 + warp * 8 + lane / 4;
         const bool n_ok = n < n_out;
-        const float wsg = n_ok ? row_scale(scale_mode, w_scale, e, expert_rows + n) : 0.f;
-        const float wsu = n_ok ? row_scale(scale_mode, w_scale, e, expert_rows + n_out + n) : 0.f;
+        const float wsg = n_ok ? weight_scale(scale_mode, w_scale, e, expert_rows + n) : 0.f;
+        const float wsu = n_ok ? weight_scale(scale_mode, w_scale, e, expert_rows + n_out + n) : 0.f;
         float tensor_max = 0.f;
 #pragma unroll
         for (int j = 0; j < kNT; ++j)
@@ -238,14 +201,7 @@ __device__ __forceinline__ void skinny(const char* __restrict__ a_src, int64_t a
                         u *= xs * wsu;
                     }
                     h = swiglu(g, u);
-                    const int64_t at = (int64_t)a * n_out + n;
-                    if (inter_code == kBF16) {
-                        reinterpret_cast<__nv_bfloat16*>(inter)[at] = __float2bfloat16_rn(h);
-                    } else if (inter_code == kF16) {
-                        reinterpret_cast<__half*>(inter)[at] = __float2half_rn(h);
-                    } else {
-                        reinterpret_cast<float*>(inter)[at] = h;
-                    }
+                    store_from_float(inter, inter_code, (int64_t)a * n_out + n, h);
                 }
                 // FP8 (not block-128, whose group maxima come from the quantisation kernel): the maximum over
                 // this warp's 8 outputs of the column, lanes with the same lane % 4 share the column.
@@ -267,8 +223,8 @@ __device__ __forceinline__ void skinny(const char* __restrict__ a_src, int64_t a
         }
     } else {
         const int splits = gridDim.z, s = blockIdx.z;
-        const float ws_lo = row_lo < 0 ? 0.f : row_scale(scale_mode, w_scale, e, expert_rows + row_lo);
-        const float ws_hi = row_hi < 0 ? 0.f : row_scale(scale_mode, w_scale, e, expert_rows + row_hi);
+        const float ws_lo = row_lo < 0 ? 0.f : weight_scale(scale_mode, w_scale, e, expert_rows + row_lo);
+        const float ws_hi = row_hi < 0 ? 0.f : weight_scale(scale_mode, w_scale, e, expert_rows + row_hi);
 #pragma unroll
         for (int j = 0; j < kNT; ++j)
 #pragma unroll
@@ -315,8 +271,4 @@ __device__ __forceinline__ void skinny(const char* __restrict__ a_src, int64_t a
     MOESPEC_SKINNY(SUFFIX, T, 4, BLOCK)      \
     MOESPEC_SKINNY(SUFFIX, T, 8, BLOCK)
 
-MOESPEC_SKINNY_ALL(bf16, __nv_bfloat16, false)
-MOESPEC_SKINNY_ALL(f16, __half, false)
-MOESPEC_SKINNY_ALL(e4m3, uint8_t, false)
-MOESPEC_SKINNY_ALL(f16_b128, __half, true)
-MOESPEC_SKINNY_ALL(e4m3_b128, uint8_t, true)
+MOESPEC_FOR_EACH_VARIANT(MOESPEC_SKINNY_ALL)

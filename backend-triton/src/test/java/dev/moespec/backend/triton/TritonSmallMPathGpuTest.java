@@ -34,7 +34,6 @@ import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * The memory-bound path forced on ({@link TritonPath#SKINNY}) for every quantization, on e4m3 and on the fp16-held FP8
@@ -77,24 +76,17 @@ class TritonSmallMPathGpuTest {
              TritonMoeKernel kernel = (TritonMoeKernel) provider.create(layer, new KernelContext(ModelRole.TARGET, device, false));
              CpuReferenceKernel reference = new CpuReferenceKernel(layer)) {
             Random random = new Random(31L * q.ordinal() + m);
-            MoeWeights w = weights(arena, layer, random);
+            MoeWeights w = MoeBackendConformanceKit.randomWeights(arena, layer, random);
             kernel.loadWeights(w);
             kernel.forcePath(TritonPath.SKINNY);
             reference.loadWeights(w);
             DType act = MoeTensorChecks.activationDType(q);
             Tensor hidden = hidden(arena, act, m, random), logits = logits(arena, m, random);
             Tensor out = HostTensors.allocate(arena, act, m, H), expected = HostTensors.allocate(arena, act, m, H);
-            for (long n = 0; n < out.elementCount(); n++) HostTensors.set(out, n, Float.NaN);
+            MoeBackendConformanceKit.poison(out);
             new DeviceHarness().forward(kernel, hidden, logits, out);
             reference.forward(hidden, logits, expected, 0);
-            double diff = 0, norm = 0;
-            for (long n = 0; n < out.elementCount(); n++) {
-                float v = HostTensors.get(out, n), r = HostTensors.get(expected, n);
-                if (Float.isNaN(v)) fail("out[" + n / H + ", " + n % H + "] was not written (still the NaN poison)");
-                diff += (double) (v - r) * (v - r);
-                norm += (double) r * r;
-            }
-            double error = Math.sqrt(diff / norm), tolerance = MoeBackendConformanceKit.tolerance(q);
+            double error = MoeBackendConformanceKit.relativeError(out, expected), tolerance = MoeBackendConformanceKit.tolerance(q);
             assertTrue(error <= tolerance, () -> String.format(Locale.ROOT, "skinny path: relative Frobenius error %.3e exceeds %.0e for %s, M=%d",
                     error, tolerance, layer.describe(), m));
         }
@@ -110,7 +102,7 @@ class TritonSmallMPathGpuTest {
              CudaContext ctx = CudaContext.open(device.ordinal());
              CudaStream stream = CudaStream.create(ctx)) {
             Random random = new Random(7L * q.ordinal() + m);
-            kernel.loadWeights(weights(arena, layer, random));
+            kernel.loadWeights(MoeBackendConformanceKit.randomWeights(arena, layer, random));
             kernel.forcePath(TritonPath.SKINNY);
             try (DeviceBuffer h = DeviceHarness.upload(ctx, hidden(arena, act, m, random));
                  DeviceBuffer l = DeviceHarness.upload(ctx, logits(arena, m, random));
@@ -177,53 +169,5 @@ class TritonSmallMPathGpuTest {
         float[] s = row.clone();
         Arrays.sort(s);
         return s[E - TOP_K] - s[E - TOP_K - 1];
-    }
-
-    /** Gaussian weights (std 1/sqrt(fan-in)); FP8 quantised as a checkpoint is: scale = amax / 448 per scale group. */
-    private static MoeWeights weights(Arena arena, MoeLayerSpec layer, Random random) {
-        float[] w13 = gaussian(random, E * 2 * I * H, H), w2 = gaussian(random, E * H * I, I);
-        if (!layer.quant().isFp8()) {
-            DType dtype = MoeTensorChecks.activationDType(layer.quant());
-            return MoeWeights.unquantized(HostTensors.fromFloats(arena, dtype, w13, E, 2L * I, H), HostTensors.fromFloats(arena, dtype, w2, E, H, I));
-        }
-        Tensor[] q13 = fp8(arena, layer.quant(), w13, 2 * I, H), q2 = fp8(arena, layer.quant(), w2, H, I);
-        return MoeWeights.fp8(q13[0], q2[0], q13[1], q2[1]);
-    }
-
-    private static Tensor[] fp8(Arena arena, QuantScheme q, float[] w, int rows, int cols) {
-        int rb = (rows + 127) / 128, cb = (cols + 127) / 128;
-        long[] shape = switch (q) {
-            case FP8_PER_TENSOR -> new long[]{E};
-            case FP8_PER_CHANNEL -> new long[]{E, rows};
-            case FP8_BLOCK_128 -> new long[]{E, rb, cb};
-            case BF16, FP16 -> throw new IllegalArgumentException(q.cliName());
-        };
-        float[] amax = new float[(int) Arrays.stream(shape).reduce(1, Math::multiplyExact)];
-        int[] group = new int[w.length];
-        for (int x = 0; x < E; x++) {
-            for (int r = 0; r < rows; r++) {
-                for (int c = 0; c < cols; c++) {
-                    int idx = (x * rows + r) * cols + c;
-                    group[idx] = switch (q) {
-                        case FP8_PER_TENSOR -> x;
-                        case FP8_PER_CHANNEL -> x * rows + r;
-                        default -> (x * rb + r / 128) * cb + c / 128;
-                    };
-                    amax[group[idx]] = Math.max(amax[group[idx]], Math.abs(w[idx]));
-                }
-            }
-        }
-        float[] scales = new float[amax.length];
-        for (int g = 0; g < scales.length; g++) scales[g] = amax[g] == 0 ? 1f : amax[g] / 448f;
-        float[] codes = new float[w.length];
-        for (int idx = 0; idx < w.length; idx++) codes[idx] = w[idx] / scales[group[idx]];
-        return new Tensor[]{HostTensors.fromFloats(arena, DType.FP8_E4M3, codes, E, rows, cols), HostTensors.fromFloats(arena, DType.F32, scales, shape)};
-    }
-
-    private static float[] gaussian(Random random, int n, int fanIn) {
-        float[] v = new float[n];
-        double std = 1 / Math.sqrt(fanIn);
-        for (int x = 0; x < n; x++) v[x] = (float) (random.nextGaussian() * std);
-        return v;
     }
 }

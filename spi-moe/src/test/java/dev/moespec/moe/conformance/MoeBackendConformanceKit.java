@@ -25,6 +25,7 @@ import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Random;
 import java.util.Set;
 import java.util.stream.Stream;
 
@@ -187,16 +188,7 @@ public abstract class MoeBackendConformanceKit {
             poison(out);
             harness().forward(kernel, data.hidden(), data.routerLogits(), out);
             if (m == 0) return;
-            double[] ref = data.expected();
-            double diff = 0, norm = 0;
-            for (int n = 0; n < ref.length; n++) {
-                float v = HostTensors.get(out, n);
-                int token = n / layer.hiddenSize(), col = n % layer.hiddenSize();
-                if (Float.isNaN(v)) fail("out[" + token + ", " + col + "] was not written (still the NaN poison)");
-                diff += (v - ref[n]) * (v - ref[n]);
-                norm += ref[n] * ref[n];
-            }
-            double error = Math.sqrt(diff / norm);
+            double error = relativeError(out, data.expected());
             assertTrue(error <= tolerance(quant), () -> String.format(Locale.ROOT,
                     "%s: relative Frobenius error %.3e exceeds %.0e for %s, M=%d", provider().name(), error, tolerance(quant),
                     layer.describe(), m));
@@ -224,8 +216,40 @@ public abstract class MoeBackendConformanceKit {
         return HostTensors.allocate(arena, DType.F32, tokens, experts);
     }
 
-    private static void poison(Tensor t) {
+    /** Fills {@code t} with NaN, so that {@link #relativeError} can tell an element the call never wrote. */
+    public static void poison(Tensor t) {
         for (long n = 0; n < t.elementCount(); n++) HostTensors.set(t, n, Float.NaN);
+    }
+
+    /**
+     * The kit's metric for a backend's own comparisons with a reference: the relative Frobenius error
+     * {@code ‖out − reference‖ / ‖reference‖} over the whole {@code [M, H]} output, failing the test on an element the
+     * call left at the {@link #poison} NaN.
+     */
+    public static double relativeError(Tensor out, Tensor reference) {
+        double[] ref = new double[Math.toIntExact(reference.elementCount())];
+        for (int n = 0; n < ref.length; n++) ref[n] = HostTensors.get(reference, n);
+        return relativeError(out, ref);
+    }
+
+    private static double relativeError(Tensor out, double[] ref) {
+        long width = out.dim(out.rank() - 1);
+        double diff = 0, norm = 0;
+        for (int n = 0; n < ref.length; n++) {
+            float v = HostTensors.get(out, n);
+            if (Float.isNaN(v)) fail("out[" + n / width + ", " + n % width + "] was not written (still the NaN poison)");
+            diff += (v - ref[n]) * (v - ref[n]);
+            norm += ref[n] * ref[n];
+        }
+        return Math.sqrt(diff / norm);
+    }
+
+    /**
+     * Seeded weights in {@code layer}'s storage format, drawn as the kit's cases draw them: Gaussian with std
+     * 1/sqrt(fan-in), and for FP8 quantised like a checkpoint (scale = amax / 448 per scale group).
+     */
+    public static MoeWeights randomWeights(Arena arena, MoeLayerSpec layer, Random random) {
+        return ConformanceData.weights(arena, layer, random);
     }
 
     private static void abortIfMachineLacks(Eligibility verdict) {
