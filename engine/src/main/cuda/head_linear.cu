@@ -189,13 +189,9 @@ __device__ __forceinline__ int hl_argmax_id(unsigned long long key) {
     return key == 0ull ? 0 : (int)(0xffffffffu - (unsigned int)(key & 0xffffffffu));
 }
 
-// The first link of a drafting chain: packed[c] = the argmax key of logits row logit_rows[c] (a step's logits from
-// either path), for the next link's es_hl_combine.   grid (chunks), block 256
-extern "C" __global__ void es_draft_first(const float* __restrict__ logits, int v, const int* __restrict__ logit_rows,
-                                          unsigned long long* __restrict__ packed) {
-    pdl_enter();
+// The argmax key of a logits row of v over the block; thread 0 returns it (the others a partial).
+__device__ __forceinline__ unsigned long long hl_row_key(const float* __restrict__ row, int v) {
     __shared__ unsigned long long keys[32];
-    const float* row = logits + (long long)logit_rows[blockIdx.x] * v;
     unsigned long long k = 0ull;
     for (int i = threadIdx.x; i < v; i += blockDim.x) {
         unsigned long long ki = hl_argmax_key(row[i], i);
@@ -209,7 +205,42 @@ extern "C" __global__ void es_draft_first(const float* __restrict__ logits, int 
     __syncthreads();
     if (threadIdx.x == 0) {
         for (int w = 1; w < (int)(blockDim.x >> 5); w++) k = keys[w] > k ? keys[w] : k;
-        packed[blockIdx.x] = k;
+    }
+    return k;
+}
+
+// The first link of a drafting chain: packed[c] = the argmax key of logits row logit_rows[c] (a step's logits from
+// either path), for the next link's es_hl_combine.   grid (chunks), block 256
+extern "C" __global__ void es_draft_first(const float* __restrict__ logits, int v, const int* __restrict__ logit_rows,
+                                          unsigned long long* __restrict__ packed) {
+    pdl_enter();
+    unsigned long long k = hl_row_key(logits + (long long)logit_rows[blockIdx.x] * v, v);
+    if (threadIdx.x == 0) packed[blockIdx.x] = k;
+}
+
+// A greedy verification's verdict and the next round's first draft, for drafting fused behind the target's pass
+// (CudaFeatureHead.draftAfter). Chunk c holds t = k + 1 target rows c*t.. (its last committed token, then k drafts)
+// and the head's first step ran over the same rows with entry tokens = the target's argmax per row: the entries are
+// right up to the first rejection whatever it is, since an accepted draft equals the target's argmax there. So
+// a = the drafts accepted (the first i with tokens[c*t+1+i] != sampled[c*t+i]); the bonus is sampled[c*t+a]; the
+// first draft is the argmax key of head logits row c*t+a, and the chain's links start from that row: its output
+// row (chain[cap + c]) and link positions (chain[2*j*cap + c] = pos[c*t] + a + j: the head's entries sit at the
+// target's positions, one behind their tokens). verdict[2c], [2c+1] = a, bonus. Chunks c >= real (padding) take
+// a = 0.   grid (chain rows), block 256
+extern "C" __global__ void es_spec_accept(const int* __restrict__ tokens, const int* __restrict__ sampled,
+                                          const int* __restrict__ pos, int t, int real, const float* __restrict__ logits,
+                                          int v, int* __restrict__ chain, int cap, int steps, int* __restrict__ verdict,
+                                          unsigned long long* __restrict__ packed) {
+    pdl_enter();
+    int c = blockIdx.x, base = c * t, a = 0;
+    if (c < real) while (a < t - 1 && tokens[base + 1 + a] == sampled[base + a]) a++;
+    unsigned long long k = hl_row_key(logits + (long long)(base + a) * v, v);
+    if (threadIdx.x == 0) {
+        packed[c] = k;
+        chain[cap + c] = base + a;
+        for (int j = 1; j < steps; j++) chain[2 * j * cap + c] = pos[base] + a + j;
+        verdict[2 * c] = a;
+        verdict[2 * c + 1] = sampled[base + a];
     }
 }
 

@@ -69,5 +69,8 @@ class BenchSpecCommandTest {
         r = run("--jit-warmup", "-1");
         assertEquals("2", r[0]);
         assertTrue(r[2].contains("--jit-warmup must be >= 0, got -1"), r[2]);
+        r = run("--repeats", "0");
+        assertEquals("2", r[0]);
+        assertTrue(r[2].contains("--repeats must be >= 1"), r[2]);
     }
 }

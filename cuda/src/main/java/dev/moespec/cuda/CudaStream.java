@@ -33,10 +33,14 @@ public final class CudaStream extends ContextResource {
         enter().streamSynchronize(handle);
     }
 
-    /** 0 (the legacy default stream) for null; else the handle, after checking it belongs to {@code context}. */
+    /**
+     * 0 (the legacy default stream) for null; else the handle, after checking it belongs to {@code context}'s driver
+     * context.
+     */
     static long handleOf(CudaStream stream, CudaContext context) {
         if (stream == null) return 0L;
-        if (stream.context != context) {
+        // another CudaContext opened on the same device wraps the same primary context: its streams are ours
+        if (stream.context != context && stream.context.handle() != context.handle()) {
             throw new IllegalArgumentException(stream.describe() + " belongs to another CudaContext than " + context.describe()
                     + " (open a stream in the same context)");
         }

@@ -20,6 +20,17 @@ public interface Proposer extends AutoCloseable {
      */
     default void release(long sequenceId) {}
 
+    /**
+     * The feature-fed network this proposer drafts with when it follows the greedy EAGLE / MTP rule exactly (FORMAT.md
+     * §5.0: entries {@code (x_{p+1}, h_p)} over the target's features, then k argmax steps, each fed the head's own
+     * output): the engine may then run that rule itself for greedy requests, on the device right behind each
+     * verification pass, instead of calling {@link #propose} (one synchronisation a round instead of two). A proposer
+     * that drafts otherwise, or wants every call, keeps the default: empty.
+     */
+    default java.util.Optional<DraftNetwork> greedyFeatureChain() {
+        return java.util.Optional.empty();
+    }
+
     /** Releases device buffers or draft-model state. Model-free proposers hold nothing, hence the no-op. */
     @Override
     default void close() {}

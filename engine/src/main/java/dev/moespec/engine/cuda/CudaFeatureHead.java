@@ -20,6 +20,7 @@ import dev.moespec.engine.model.HostWeights;
 import dev.moespec.engine.model.MoeKernelSource;
 import dev.moespec.engine.model.MoeWeightsFactory;
 import dev.moespec.engine.model.Ops;
+import dev.moespec.engine.model.SequenceChunk;
 import dev.moespec.moe.MoeKernel;
 import dev.moespec.moe.MoeKernelUnavailableException;
 import dev.moespec.moe.reference.CpuReferenceBackendProvider;
@@ -272,8 +273,12 @@ public final class CudaFeatureHead implements DraftNetwork {
     /** Most steps one device chain takes (its metadata is sized for this many). */
     static final int MAX_CHAIN = 16;
 
-    /** Most rows a step runs through the fused kernels ({@code head_linear.cu}); longer prefills take cuBLAS. */
-    static final int FUSED_MAX_ROWS = 64;
+    /**
+     * Most rows a step runs through the fused kernels ({@code head_linear.cu}); longer prefills take cuBLAS. 128 takes
+     * a demo prompt's catch-up (127 entries) in seven launches instead of the cuBLAS sequence's fifteen: the first
+     * drafts of a request cost 0.3 ms of a batch-1 generation of 128 tokens that way.
+     */
+    static final int FUSED_MAX_ROWS = 128;
 
     private boolean fused(int rows) {
         return fusedShapes && rows <= FUSED_MAX_ROWS;
@@ -304,6 +309,7 @@ public final class CudaFeatureHead implements DraftNetwork {
             row += entries;
         }
         b.chain.copyFromAsync(cm.asSlice(0, 4L * b.chainInts(steps)), stream);
+        lastLayout = null; // the fused round's tables are overwritten
         if (!graph) forward(rows, n);
         runChain(graph ? rows : 0, chainRows, steps);
         stream.synchronize();
@@ -316,6 +322,141 @@ public final class CudaFeatureHead implements DraftNetwork {
             cache.sequence(chunk.sequence()).length += chunk.tokens().length + steps - 1;
         }
         return drafts;
+    }
+
+    /**
+     * Greedy drafting fused behind the target's verification of {@code chunks}, queued on the target's stream inside the
+     * pass's CUDA graph, with one synchronisation for both. Chunk c ({@code t = k + 1} tokens: the last committed token,
+     * then k drafts) belongs to head sequence {@code sequences[c]}, which holds the entries before that token (as many
+     * as the target sequence holds tokens: an entry sits at its token's position). Whatever the target accepts, the
+     * entries it makes real are rows 0..a of the chunk: entry {@code (x_{p+1}, h_p)} takes the target's argmax at row
+     * p as its token (an accepted draft equals it, the bonus is it) and the row's feature. So the head's first step
+     * runs over all t rows of every chunk straight from the pass's device buffers; {@code es_spec_accept} then finds a
+     * (the drafts accepted) and the bonus, takes the first draft from row a's logits and moves the chain's start to
+     * row a; the links follow as in {@link #forwardGreedy}. Rows past a are entries the caller truncates away with the
+     * links' ({@link #truncate} to {@code n + a}); the next round writes its entries over them.
+     *
+     * <p>Block tables are uploaded when the batch changes (they do not while a sequence lives); positions come from the
+     * pass. Each sequence's length grows by {@code t + steps - 1}, as a chain's would.
+     *
+     * @param steps drafts per sequence for the next round (k)
+     * @throws IllegalArgumentException when the batch or the chain does not fit the fused kernels and graphs (check
+     *                                  {@link #fusesAfter} first) or a sequence has no room
+     */
+    public FusedRound draftAfter(CudaMoeModel target, List<SequenceChunk> chunks, int[] sequences, int steps) {
+        int n = sequences.length, t = chunks.getFirst().tokens().length, rows = CudaMoeModel.graphRows(true, n, c -> t);
+        if (n != chunks.size() || !fusesAfter(n, t, steps)) {
+            throw new IllegalArgumentException("drafting fused after a pass of " + chunks.size() + " x " + t + " tokens for "
+                    + n + " head sequences and " + steps + " steps does not fit the fused kernels and graphs; draft with"
+                    + " forwardGreedy");
+        }
+        int chainRows = CudaMoeModel.graphRows(true, n, c -> 1);
+        for (int c = 0; c < n; c++) {
+            var s = cache.sequence(sequences[c]);
+            if (s.length + t + steps - 1 > s.capacity) {
+                throw new IllegalArgumentException(kind + " sequence " + sequences[c] + " reserved " + s.capacity
+                        + " entries and holds " + s.length + "; " + (t + steps - 1) + " more do not fit");
+            }
+        }
+        ensureRows(rows);
+        Buffers b = buf;
+        CudaStream on = target.stream();
+        FusedLayout layout = new FusedLayout(sequences.clone(), t, steps, b);
+        if (!layout.equals(lastLayout)) {
+            stageTables(sequences, rows, chainRows, t, steps, on);
+            lastLayout = layout;
+        }
+        target.queueVerification(chunks, new CudaMoeModel.PassFollower() {
+            @Override
+            public Object graphKey() {
+                return List.of(CudaFeatureHead.this, b, n, t, steps);
+            }
+
+            @Override
+            public void queue(QueuedPass pass) {
+                if (pass.rows() < rows) throw new IllegalStateException("a pass of " + pass.rows() + " rows for " + rows);
+                try (LaunchLedger.Scope scope = LaunchLedger.scope(ROLE)) {
+                    queueRound(pass, rows, chainRows, steps);
+                }
+            }
+        });
+        on.synchronize();
+        int[] accepted = new int[n], bonus = new int[n];
+        int[][] drafts = new int[n][steps];
+        for (int c = 0; c < n; c++) {
+            accepted[c] = b.hostPacked.getAtIndex(ValueLayout.JAVA_INT, 2L * b.packedSlot(steps, c));
+            bonus[c] = b.hostPacked.getAtIndex(ValueLayout.JAVA_INT, 2L * b.packedSlot(steps, c) + 1);
+            for (int j = 0; j < steps; j++) {
+                drafts[c][j] = DecoderKernels.argmaxId(b.hostPacked.getAtIndex(ValueLayout.JAVA_LONG, b.packedSlot(j, c)));
+            }
+            cache.sequence(sequences[c]).length += t + steps - 1;
+        }
+        return new FusedRound(accepted, bonus, drafts);
+    }
+
+    /**
+     * Whether {@link #draftAfter} takes a pass of {@code chunks} chunks of {@code t} tokens and chains of
+     * {@code steps}: graphs on, a pass of at most {@link #FUSED_MAX_ROWS} rows, and a head the fused kernels take.
+     */
+    public boolean fusesAfter(int chunks, int t, int steps) {
+        int chainRows = CudaMoeModel.graphRows(useGraphs, chunks, c -> 1);
+        int rows = CudaMoeModel.graphRows(useGraphs, chunks, c -> t);
+        return steps >= 1 && steps <= MAX_CHAIN && chainRows > 0 && rows > 0 && fused(rows);
+    }
+
+    /** The batch the uploaded fused-round tables are for. */
+    private record FusedLayout(int[] sequences, int t, int steps, Buffers buffers) {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof FusedLayout l && java.util.Arrays.equals(l.sequences, sequences) && l.t == t
+                    && l.steps == steps && l.buffers == buffers;
+        }
+
+        @Override
+        public int hashCode() {
+            return java.util.Arrays.hashCode(sequences) * 31 + t;
+        }
+    }
+
+    private FusedLayout lastLayout;
+
+    /**
+     * Uploads a fused round's block tables on {@code on}: each row's table start (chunk c's rows c*t..; padding rows
+     * block 0, which no sequence owns), every row's logits, and each link's table start per chain row.
+     */
+    private void stageTables(int[] sequences, int rows, int chainRows, int t, int steps, CudaStream on) {
+        Buffers b = buf;
+        MemorySegment meta = b.hostMeta, cm = b.hostChain;
+        int cap = b.cap;
+        long table = 2L * cap, lrows = 3L * cap, tables = 4L * cap;
+        int tableUsed = 1;
+        meta.setAtIndex(ValueLayout.JAVA_INT, tables, 0);
+        for (int c = 0; c < chainRows; c++) {
+            int tableOffset = 0;
+            if (c < sequences.length) {
+                tableOffset = tableUsed;
+                for (int blk : cache.sequence(sequences[c]).blocks) meta.setAtIndex(ValueLayout.JAVA_INT, tables + tableUsed++, blk);
+            }
+            for (int i = 0; i < t; i++) meta.setAtIndex(ValueLayout.JAVA_INT, table + (long) c * t + i, tableOffset);
+            for (int j = 1; j < steps; j++) cm.setAtIndex(ValueLayout.JAVA_INT, b.chainRowTable(j, c), tableOffset);
+        }
+        for (int i = 0; i < rows; i++) meta.setAtIndex(ValueLayout.JAVA_INT, lrows + i, i);
+        b.meta.copyFromAsync(meta.asSlice(0, 4L * (4L * cap + tableUsed)), on);
+        b.chain.copyFromAsync(cm.asSlice(0, 4L * b.chainInts(steps)), on);
+    }
+
+    /**
+     * Queues a fused round behind {@code pass} on its stream: the first step over its rows, the verdict with the first
+     * draft, the links, and one read-back of the drafts' keys with the verdict (in the keys' slot after the last).
+     */
+    private void queueRound(QueuedPass pass, int rows, int chainRows, int steps) {
+        Buffers b = buf;
+        CudaStream on = pass.stream();
+        fusedForward(rows, rows, new Inputs(pass.sampled(), 0, pass.positions(), b.rowTable(), b.logitRows(), b.tables(),
+                pass.features(), 0, b.x, 0), on);
+        k.specAccept(on.handle(), chainRows, pass.tokens(), pass.sampled(), pass.positions(), pass.tokensPerChunk(),
+                pass.chunks(), b.logits.address(), vocab, b.chain.address(), b.cap, steps, b.packed(steps), b.packed(0));
+        links(chainRows, steps, steps + 1, on);
     }
 
     private static long chainKey(int firstRows, int chainRows, int steps) {
@@ -354,17 +495,23 @@ public final class CudaFeatureHead implements DraftNetwork {
      * the other of two row buffers and leaves its own argmax keys; then the keys come back.
      */
     private void chain(int chainRows, int steps) {
-        long s = stream.handle();
+        Buffers b = buf;
+        k.draftFirst(stream.handle(), chainRows, b.logits.address(), vocab, b.chain.address() + 4L * b.chainFirstLogitRow(0),
+                b.packed(0));
+        links(chainRows, steps, steps, stream);
+    }
+
+    /** The chain's links 1..steps-1 after its first draft's keys, on {@code on}, and the read-back of key slots 0..slots-1. */
+    private void links(int chainRows, int steps, int slots, CudaStream on) {
         Buffers b = buf;
         long ints = b.chain.address();
-        k.draftFirst(s, chainRows, b.logits.address(), vocab, ints + 4L * b.chainFirstLogitRow(0), b.packed(0));
         for (int j = 1; j < steps; j++) {
             long xPrev = j % 2 == 1 ? b.x : b.x2, xOut = j % 2 == 1 ? b.x2 : b.x;
-            forward(chainRows, chainRows, new Inputs(0, b.packed(j - 1), ints + 4L * b.chainPos(j, 0),
+            fusedForward(chainRows, chainRows, new Inputs(0, b.packed(j - 1), ints + 4L * b.chainPos(j, 0),
                     ints + 4L * b.chainRowTable(j, 0), 0, b.tables(), xPrev, j == 1 ? ints + 4L * b.chainFirstXRow(0) : 0,
-                    xOut, b.packed(j)));
+                    xOut, b.packed(j)), on);
         }
-        b.packedBuf.copyToAsync(b.hostPacked.asSlice(0, 8L * b.packedSlot(steps, 0)), stream);
+        b.packedBuf.copyToAsync(b.hostPacked.asSlice(0, 8L * b.packedSlot(slots, 0)), on);
     }
 
     /**
@@ -438,6 +585,7 @@ public final class CudaFeatureHead implements DraftNetwork {
         if (graph) for (int i = 0; i < rows; i++) meta.setAtIndex(ValueLayout.JAVA_INT, lrows + i, i);
         buf.meta.copyFromAsync(meta.asSlice(0, 4L * (4L * cap + tableUsed)), stream);
         buf.feat.copyFromAsync(feat.asSlice(0, 4L * rows * h), stream);
+        lastLayout = null; // the fused round's tables are overwritten
         return tableOffsets;
     }
 
@@ -482,7 +630,7 @@ public final class CudaFeatureHead implements DraftNetwork {
 
     private void forward(int m, int nLogits, Inputs in) {
         if (fused(m)) {
-            fusedForward(m, nLogits, in);
+            fusedForward(m, nLogits, in, stream);
             return;
         }
         long s = stream.handle();
@@ -518,9 +666,9 @@ public final class CudaFeatureHead implements DraftNetwork {
         blas.gemm(b.hn, Cublas.Type.BF16, lmHead, Cublas.Type.BF16, b.logits.address(), Cublas.Type.F32, nLogits, vocab, h, false);
     }
 
-    /** The step through the fused kernels: each projection with the norm before it and the step after it. */
-    private void fusedForward(int m, int nLogits, Inputs in) {
-        long s = stream.handle();
+    /** The step through the fused kernels on {@code on}: each projection with the norm before it and the step after it. */
+    private void fusedForward(int m, int nLogits, Inputs in, CudaStream on) {
+        long s = on.handle();
         Buffers b = buf;
         long x = in.x();
         k.hlCombine(s, m, in.tokens(), in.packedTokens(), embed, in.feat(), in.featRows(), enorm, hnorm, eps, h, combine, x,
@@ -609,7 +757,7 @@ public final class CudaFeatureHead implements DraftNetwork {
             router = scratch.zeros(4L * cap * Math.max(1, experts));
             moeOut = scratch.zeros(2L * cap * h);
             hn = scratch.zeros(2L * cap * h);
-            long chainBytes = 4L * chainInts(MAX_CHAIN), packedBytes = 8L * packedSlot(MAX_CHAIN, 0);
+            long chainBytes = 4L * chainInts(MAX_CHAIN), packedBytes = 8L * packedSlot(MAX_CHAIN + 1, 0);
             chain = DeviceBuffer.alloc(ctx, chainBytes);
             packedBuf = DeviceBuffer.alloc(ctx, packedBytes);
             long featOff = align(metaBytes), logitsOff = align(featOff + 4L * cap * h), xOff = align(logitsOff + 4L * cap * vocab),
@@ -631,7 +779,8 @@ public final class CudaFeatureHead implements DraftNetwork {
         long chainRowTable(int j, int c) { return (2L * j + 1) * cap + c; }
         long chainInts(int steps) { return 2L * steps * cap; }
 
-        // The argmax keys (longs) per link j and row c: link j's drafts, and link j + 1's tokens.
+        // The argmax keys (longs) per link j and row c: link j's drafts, and link j + 1's tokens. A fused round of k
+        // steps leaves its verdict per row (accepted, bonus: two ints) in slot k.
         long packedSlot(int j, int c) { return (long) j * cap + c; }
         long packed(int j) { return packedBuf.address() + 8L * packedSlot(j, 0); }
 

@@ -67,6 +67,8 @@ import java.util.Set;
  * <p>Not thread-safe: one generation loop owns it.
  */
 public final class CudaMoeModel implements ModelRunner {
+    /** Most sequences one {@link #decode} step takes. */
+    public static final int DECODE_MAX_SEQUENCES = Phase.DECODE_MAX_TOKENS;
     /** Decode batch buckets a graph is captured for. */
     static final int[] BUCKETS = {1, 2, 4, 8, 16, 32, 64};
     /** Most rows a graph step takes: the MoE stays in its decode phase, whose kernels are capture-safe. */
@@ -91,6 +93,7 @@ public final class CudaMoeModel implements ModelRunner {
     private final Arena arena = Arena.ofShared();
     private final Arena moeWeightsArena = Arena.ofShared();
     private final Map<Integer, Captured> graphs = new HashMap<>();
+    private final Map<List<Object>, CudaGraph> followed = new HashMap<>(); // passes with their follower's work
     private final int tableCap;
     private boolean useGraphs = true;
     private boolean batchInvariant;
@@ -347,6 +350,75 @@ public final class CudaMoeModel implements ModelRunner {
             cache.sequence(chunk.sequence()).length += n;
         }
         return new StepOutput(vocab, h, logits, features);
+    }
+
+    /**
+     * Work queued on the device right behind a verification pass ({@link #queueVerification}), on the pass's stream:
+     * with graphs on, it is captured into one graph with the pass, so a round is one launch and its first kernel
+     * overlaps the pass's last.
+     */
+    public interface PassFollower {
+        /** What the queued launches depend on besides the pass (their buffers, shapes): a graph is kept per key and rows. */
+        Object graphKey();
+
+        /** Queues the work on {@code pass.stream()}; called eagerly once per key, then again inside the capture. */
+        void queue(QueuedPass pass);
+    }
+
+    /**
+     * Queues a greedy verification pass over {@code chunks} (each of the same length: a sequence's last committed token
+     * and its drafts) and {@code follower}'s work behind it, and does not wait for them: every row's argmax (as the
+     * host's greedy sampler: lowest id on ties) and feature stay on the device for the follower
+     * ({@link CudaFeatureHead#draftAfter}). Graph-shaped steps replay one graph of pass and follower. Each sequence's
+     * cache grows by its chunk, as {@link #step}.
+     *
+     * @throws IllegalArgumentException when the chunks differ in length
+     */
+    public void queueVerification(List<SequenceChunk> chunks, PassFollower follower) {
+        try (LaunchLedger.Scope scope = LaunchLedger.scope(role)) {
+            int m = validate(chunks);
+            int t = chunks.getFirst().tokens().length;
+            for (SequenceChunk c : chunks) {
+                if (c.tokens().length != t) {
+                    throw new IllegalArgumentException("a queued verification takes chunks of one length; got " + t + " and "
+                            + c.tokens().length + " tokens");
+                }
+            }
+            int graphRows = graphRows(chunks);
+            int rows = invariantRows(graphRows > 0 ? graphRows : m);
+            ensureRows(rows);
+            fillMetadata(chunks, m, rows, new int[rows], null);
+            QueuedPass pass = new QueuedPass(stream, buf.tokens(), buf.rowPos(), buf.sampled.address(), buf.x.address(), rows,
+                    t, chunks.size());
+            Runnable work = () -> {
+                forward(rows, rows);
+                follower.queue(pass);
+            };
+            if (graphRows == 0 || profiler != null) {
+                work.run();
+            } else {
+                List<Object> key = List.of(rows, follower.graphKey());
+                CudaGraph g = followed.get(key);
+                if (g != null) {
+                    g.launch(stream);
+                } else {
+                    work.run(); // kernels are created on first use, which capture forbids
+                    try {
+                        followed.put(key, CudaGraph.capture(stream, work));
+                    } catch (RuntimeException e) {
+                        graphFailure = e.getMessage();
+                        useGraphs = false;
+                        System.err.println("moespec: CUDA graph capture failed, decoding without graphs: " + e.getMessage());
+                    }
+                }
+            }
+            for (SequenceChunk c : chunks) cache.sequence(c.sequence()).length += t;
+        }
+    }
+
+    /** The stream every step runs on (work queued behind a pass goes here). */
+    CudaStream stream() {
+        return stream;
     }
 
     /**
@@ -611,6 +683,8 @@ public final class CudaMoeModel implements ModelRunner {
     private void dropGraphs() {
         graphs.values().forEach(g -> g.graph().close());
         graphs.clear();
+        followed.values().forEach(CudaGraph::close);
+        followed.clear();
     }
 
     /** Device activations and row metadata for {@code cap} rows, with their host staging. */

@@ -26,7 +26,7 @@ final class DecoderKernels {
     private static final int SMEM_LIMIT = 48 * 1024;
 
     private final CudaFunction embed, rmsnorm, qkvRopeAppend, attention, addBf16, sample, siluMul,
-            draftFirst, hlCombine, hlQkvRope, hlAdd, hlSwiglu, hlNormRouter, hlLmHead, medusaBlocks, medusaLogits;
+            draftFirst, specAccept, hlCombine, hlQkvRope, hlAdd, hlSwiglu, hlNormRouter, hlLmHead, medusaBlocks, medusaLogits;
 
     /**
      * Fails with what to do instead when the attention and RoPE kernels cannot take these heads ({@code what} names the
@@ -52,6 +52,7 @@ final class DecoderKernels {
         sample = module.function("es_sample");
         siluMul = module.function("es_silu_mul");
         draftFirst = module.function("es_draft_first");
+        specAccept = module.function("es_spec_accept");
         hlCombine = module.function("es_hl_combine");
         hlQkvRope = module.function("es_hl_qkv_rope");
         hlAdd = module.function("es_hl_add");
@@ -151,6 +152,19 @@ final class DecoderKernels {
     void draftFirst(long stream, int chunks, long logits, int vocab, long logitRows, long packed) {
         launch(draftFirst, Dim3.of(chunks), Dim3.of(256), 0, stream, KernelArgs.create().ptr(logits).i32(vocab)
                 .ptr(logitRows).ptr(packed));
+    }
+
+    /**
+     * The verdict of a greedy verification and the first draft after it ({@code es_spec_accept}): per chain row, the
+     * drafts accepted and the bonus token into {@code verdict}, the first draft's key into {@code packed}, and the
+     * chain's start row and link positions (in {@code chain}, {@code cap} ints a block: the target's positions plus
+     * the accepted count).
+     */
+    void specAccept(long stream, int chainRows, long tokens, long sampled, long positions, int t, int real, long logits,
+                    int vocab, long chain, int cap, int steps, long verdict, long packed) {
+        launch(specAccept, Dim3.of(chainRows), Dim3.of(256), 0, stream, KernelArgs.create().ptr(tokens).ptr(sampled)
+                .ptr(positions).i32(t).i32(real).ptr(logits).i32(vocab).ptr(chain).i32(cap).i32(steps).ptr(verdict)
+                .ptr(packed));
     }
 
     /** The token an argmax key of {@code head_linear.cu} holds ({@code hl_argmax_id}): 0 for an empty slot. */

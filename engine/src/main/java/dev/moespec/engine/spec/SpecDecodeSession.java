@@ -8,6 +8,7 @@ import dev.moespec.api.proposer.ProposerSettings;
 import dev.moespec.engine.cuda.CudaRunners;
 import dev.moespec.engine.model.ModelRunner;
 import dev.moespec.engine.spec.draft.DrafterFactory;
+import dev.moespec.engine.spec.gpu.FusedDrafting;
 import dev.moespec.engine.spec.gpu.VerifierPlacement;
 import dev.moespec.engine.wiring.Engine;
 import dev.moespec.engine.wiring.MoeKernels;
@@ -86,7 +87,8 @@ public final class SpecDecodeSession implements AutoCloseable {
 
     /** A generator over this session's models; {@code eosId} ends a sequence unless ignored. */
     public SpeculativeGenerator generator(int eosId) {
-        return new SpeculativeGenerator(target, proposer, method, context, eosId, backends, verifier);
+        return new SpeculativeGenerator(target, proposer, method, context, eosId, backends, verifier,
+                FusedDrafting.of(target, proposer));
     }
 
     /** A generator over the target alone (plain batched decoding), for baselines. */

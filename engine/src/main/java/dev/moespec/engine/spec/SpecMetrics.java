@@ -32,12 +32,16 @@ import java.util.TreeMap;
  * @param launches              kernel launches of the run per role ({@code target}, {@code draft}) and kernel image
  *                              (the jar's artifactId, e.g. {@code moespec-backend-triton}), counted by
  *                              {@code LaunchLedger}; empty on the CPU
+ * @param fusedRounds           target passes whose next drafts were computed on the device right behind them
+ *                              ({@code FusedDrafting}: greedy EAGLE / MTP on the GPU); their drafting time is in
+ *                              {@code verifySeconds} and {@code targetPassSeconds}, not in {@code proposeSeconds}
  */
 public record SpecMetrics(String method, int k, int sequences, long newTokens, long targetPasses, long verifySteps, long drafts,
                           long draftTokens, long acceptedTokens, double acceptanceRate, double meanAcceptanceLength,
                           double meanAcceptedPerStep, double[] perPositionAcceptance, double prefillSeconds,
                           double proposeSeconds, double verifySeconds, double targetPassSeconds, double totalSeconds,
-                          double tokensPerSecond, Map<String, String> moeBackends, Map<String, Map<String, Long>> launches) {
+                          double tokensPerSecond, Map<String, String> moeBackends, Map<String, Map<String, Long>> launches,
+                          long fusedRounds) {
     public SpecMetrics {
         perPositionAcceptance = perPositionAcceptance.clone();
         moeBackends = Map.copyOf(moeBackends);

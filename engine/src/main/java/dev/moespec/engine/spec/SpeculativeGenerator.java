@@ -1,18 +1,23 @@
 package dev.moespec.engine.spec;
 
 import dev.moespec.api.config.ModelRole;
+import dev.moespec.api.proposer.DraftChunk;
 import dev.moespec.api.proposer.Proposal;
 import dev.moespec.api.proposer.ProposalRequest;
 import dev.moespec.api.proposer.Proposer;
 import dev.moespec.api.proposer.ProposerContext;
 import dev.moespec.cuda.LaunchCounts;
 import dev.moespec.cuda.LaunchLedger;
+import dev.moespec.engine.cuda.CudaMoeModel;
+import dev.moespec.engine.cuda.FusedRound;
+import dev.moespec.engine.cuda.RowSampling;
 import dev.moespec.engine.generate.StopReason;
 import dev.moespec.engine.model.ModelRunner;
 import dev.moespec.engine.model.SequenceChunk;
 import dev.moespec.engine.model.StepOutput;
 import dev.moespec.engine.sampling.Sampler;
 import dev.moespec.engine.sampling.SamplingParams;
+import dev.moespec.engine.spec.gpu.FusedDrafting;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -46,6 +51,7 @@ public final class SpeculativeGenerator {
     private final int eosId;
     private final Map<String, String> backends;
     private final BatchVerifier verifier;
+    private final Optional<FusedDrafting> fused;
 
     /** With the host rejection sampler. */
     public SpeculativeGenerator(ModelRunner target, Optional<Proposer> proposer, String method,
@@ -61,7 +67,18 @@ public final class SpeculativeGenerator {
      */
     public SpeculativeGenerator(ModelRunner target, Optional<Proposer> proposer, String method,
                                 ProposerContext context, int eosId, Map<String, String> backends, BatchVerifier verifier) {
+        this(target, proposer, method, context, eosId, backends, verifier, Optional.empty());
+    }
+
+    /**
+     * @param fused greedy rounds with the proposer's feature chain fused behind verification on the GPU, where they
+     *              fit (see {@link FusedDrafting}); other requests go through the proposer
+     */
+    public SpeculativeGenerator(ModelRunner target, Optional<Proposer> proposer, String method, ProposerContext context,
+                                int eosId, Map<String, String> backends, BatchVerifier verifier,
+                                Optional<FusedDrafting> fused) {
         this.verifier = java.util.Objects.requireNonNull(verifier, "verifier");
+        this.fused = proposer.isPresent() ? fused : Optional.empty();
         this.target = target;
         this.proposer = proposer;
         this.method = proposer.isPresent() ? method : "none";
@@ -81,6 +98,7 @@ public final class SpeculativeGenerator {
         int produced;
         StopReason stop;
         final SplittableRandom random;
+        int headSequence = -1; // its head sequence on the fused path
 
         Seq(int index, long id, int handle, int[] prompt, int maxTokens, SplittableRandom random) {
             this.index = index;
@@ -100,7 +118,8 @@ public final class SpeculativeGenerator {
         SpecDecodeStats stats = new SpecDecodeStats(Math.max(1, k));
         List<Seq> all = new ArrayList<>();
         LaunchCounts launchesBefore = LaunchLedger.snapshot();
-        long start = System.nanoTime(), proposeNs = 0, verifyNs = 0, targetNs = 0, passes = 0, steps = 0;
+        long start = System.nanoTime();
+        Tally tally = new Tally();
         try {
             for (int i = 0; i < prompts.size(); i++) {
                 int[] prompt = prompts.get(i);
@@ -121,11 +140,21 @@ public final class SpeculativeGenerator {
             }
             long prefillNs = System.nanoTime() - start;
             List<Seq> active = all.stream().filter(s -> s.stop == null).toList();
+            FusedDrafting f = fused.filter(x -> fits(x, all, params, k)).orElse(null);
+            if (f != null && !active.isEmpty()) {
+                fusedRounds(f, active, k, params, listener, stats, tally);
+                active = List.of();
+            }
+            if (proposer.isEmpty() && params.isGreedy() && target instanceof CudaMoeModel cuda
+                    && all.size() <= CudaMoeModel.DECODE_MAX_SEQUENCES && !active.isEmpty()) {
+                deviceGreedyDecode(cuda, active, params, listener, stats, tally);
+                active = List.of();
+            }
             while (!active.isEmpty()) {
                 long t0 = System.nanoTime();
                 Proposal proposal = propose(active);
                 long t1 = System.nanoTime();
-                proposeNs += t1 - t0;
+                tally.proposeNs += t1 - t0;
                 List<SequenceChunk> chunks = new ArrayList<>();
                 for (int a = 0; a < active.size(); a++) {
                     Seq s = active.get(a);
@@ -137,9 +166,9 @@ public final class SpeculativeGenerator {
                 }
                 long t2 = System.nanoTime();
                 StepOutput out = target.step(chunks);
-                targetNs += System.nanoTime() - t2;
-                passes++;
-                steps += active.size();
+                tally.targetNs += System.nanoTime() - t2;
+                tally.passes++;
+                tally.steps += active.size();
                 List<Verification> batch = new ArrayList<>(active.size());
                 List<SplittableRandom> randoms = new ArrayList<>(active.size());
                 for (int a = 0; a < active.size(); a++) {
@@ -160,18 +189,131 @@ public final class SpeculativeGenerator {
                     for (int r = 0; r <= result.accepted(); r++) s.features.add(out.feature(a, r));
                     commit(s, result.tokens(), params, listener);
                 }
-                verifyNs += System.nanoTime() - t1;
+                tally.verifyNs += System.nanoTime() - t1;
                 for (Seq s : active) if (s.stop != null) proposer.ifPresent(p -> p.release(s.id));
                 active = active.stream().filter(s -> s.stop == null).toList();
             }
             long total = System.nanoTime() - start;
-            return result(all, stats, k, passes, steps, prefillNs, proposeNs, verifyNs, targetNs, total,
-                    LaunchLedger.snapshot().since(launchesBefore));
+            return result(all, stats, k, tally.passes, tally.steps, prefillNs, tally.proposeNs, tally.verifyNs, tally.targetNs,
+                    total, LaunchLedger.snapshot().since(launchesBefore), tally.fusedRounds);
         } finally {
             for (Seq s : all) {
                 target.release(s.handle);
+                if (s.headSequence >= 0) fused.orElseThrow().release(s.headSequence);
                 proposer.ifPresent(p -> p.release(s.id));
             }
+        }
+    }
+
+    /** Time and pass counts of a run's rounds after prefill. */
+    private static final class Tally {
+        long proposeNs, verifyNs, targetNs, passes, steps, fusedRounds;
+    }
+
+    /**
+     * Whether this run takes the fused path: greedy, speculative, every sequence's head entries within the model length
+     * (the proposer would draft fewer near it) and the batch within the fused kernels.
+     */
+    private boolean fits(FusedDrafting f, List<Seq> all, SamplingParams params, int k) {
+        if (!params.isGreedy() || k == 0) return false;
+        for (Seq s : all) if (s.history.length + s.out.length + 2 * k > context.maxModelLen()) return false;
+        return f.fits(all.size(), k);
+    }
+
+    /**
+     * The rounds of {@code active} with drafting fused behind verification ({@link FusedDrafting}): the first drafts from
+     * the prompts' entries (as the proposer would make them), then per round one device pass that verifies the drafts
+     * and drafts the next ones from the accepted rows. Greedy acceptance on the device is the host's rule: the
+     * drafts up to the first that differs from the target's argmax, then the argmax there.
+     */
+    private void fusedRounds(FusedDrafting f, List<Seq> active, int k, SamplingParams params, BatchListener listener,
+                             SpecDecodeStats stats, Tally tally) {
+        long t0 = System.nanoTime();
+        List<DraftChunk> prompts = new ArrayList<>(active.size());
+        for (Seq s : active) {
+            int n = s.history.length;
+            s.headSequence = f.open(n + s.out.length + 2 * k);
+            prompts.add(new DraftChunk(s.headSequence, Arrays.copyOfRange(s.history, 1, n),
+                    s.features.subList(0, n - 1).toArray(new float[0][])));
+        }
+        int[][] drafts;
+        try (LaunchLedger.Scope scope = LaunchLedger.scope(ModelRole.DRAFT.label())) {
+            drafts = f.first(prompts, k);
+        }
+        for (Seq s : active) f.truncate(s.headSequence, s.history.length - 1); // the chain's entries are speculative
+        tally.proposeNs += System.nanoTime() - t0;
+        while (!active.isEmpty()) {
+            long r0 = System.nanoTime();
+            List<SequenceChunk> chunks = new ArrayList<>(active.size());
+            int[] heads = new int[active.size()];
+            for (int a = 0; a < active.size(); a++) {
+                Seq s = active.get(a);
+                int[] chunk = new int[k + 1];
+                chunk[0] = s.history[s.history.length - 1];
+                System.arraycopy(drafts[a], 0, chunk, 1, k);
+                chunks.add(new SequenceChunk(s.handle, chunk, true));
+                heads[a] = s.headSequence;
+            }
+            FusedRound round = f.round(chunks, heads, k);
+            tally.targetNs += System.nanoTime() - r0;
+            tally.passes++;
+            tally.fusedRounds++;
+            tally.steps += active.size();
+            List<Seq> next = new ArrayList<>(active.size());
+            List<int[]> nextDrafts = new ArrayList<>(active.size());
+            for (int a = 0; a < active.size(); a++) {
+                Seq s = active.get(a);
+                int accepted = round.accepted()[a];
+                int[] tokens = Arrays.copyOf(drafts[a], accepted + 1);
+                tokens[accepted] = round.bonus()[a];
+                stats.record(k, new VerificationResult(tokens, accepted));
+                int n = s.history.length;
+                target.truncate(s.handle, n + accepted);
+                f.truncate(s.headSequence, n + accepted);
+                commit(s, tokens, params, listener);
+                if (s.stop == null) {
+                    next.add(s);
+                    nextDrafts.add(round.drafts()[a]);
+                }
+            }
+            tally.verifyNs += System.nanoTime() - r0;
+            active = next;
+            drafts = nextDrafts.toArray(new int[0][]);
+        }
+    }
+
+    /**
+     * Plain greedy decoding with the argmax taken on the GPU ({@link CudaMoeModel#decode}): only the tokens come back,
+     * as on the fused speculative path, so the baseline pays no more host work than speculation does. The same graphs
+     * as a one-token {@link ModelRunner#step} and the host's tie rule (lowest id), so the same tokens.
+     */
+    private void deviceGreedyDecode(CudaMoeModel cuda, List<Seq> active, SamplingParams params, BatchListener listener,
+                                    SpecDecodeStats stats, Tally tally) {
+        while (!active.isEmpty()) {
+            long t0 = System.nanoTime();
+            int n = active.size();
+            int[] sequences = new int[n], tokens = new int[n];
+            RowSampling[] greedy = new RowSampling[n];
+            for (int a = 0; a < n; a++) {
+                Seq s = active.get(a);
+                sequences[a] = s.handle;
+                tokens[a] = s.history[s.history.length - 1];
+                greedy[a] = RowSampling.GREEDY;
+            }
+            int[] next = cuda.decode(sequences, tokens, greedy);
+            tally.targetNs += System.nanoTime() - t0;
+            tally.passes++;
+            tally.steps += n;
+            List<Seq> still = new ArrayList<>(n);
+            for (int a = 0; a < n; a++) {
+                Seq s = active.get(a);
+                int[] emitted = {next[a]};
+                stats.record(0, new VerificationResult(emitted, 0));
+                commit(s, emitted, params, listener);
+                if (s.stop == null) still.add(s);
+            }
+            tally.verifyNs += System.nanoTime() - t0;
+            active = still;
         }
     }
 
@@ -228,7 +370,8 @@ public final class SpeculativeGenerator {
     }
 
     private SpecGenerationResult result(List<Seq> all, SpecDecodeStats stats, int k, long passes, long steps, long prefillNs,
-                                        long proposeNs, long verifyNs, long targetNs, long totalNs, LaunchCounts launches) {
+                                        long proposeNs, long verifyNs, long targetNs, long totalNs, LaunchCounts launches,
+                                        long fusedRounds) {
         SpecDecodeStats.Snapshot snap = stats.snapshot();
         long produced = all.stream().mapToLong(s -> s.produced).sum();
         double seconds = totalNs / 1e9;
@@ -236,7 +379,8 @@ public final class SpeculativeGenerator {
                 snap.draftTokens(), snap.acceptedTokens(), snap.acceptanceRate(), snap.meanAcceptanceLength(),
                 steps == 0 ? 0 : snap.acceptedTokens() / (double) steps,
                 k == 0 ? new double[0] : snap.perPositionAcceptance(), prefillNs / 1e9, proposeNs / 1e9,
-                verifyNs / 1e9, targetNs / 1e9, seconds, seconds == 0 ? 0 : produced / seconds, backends, launches.byRole());
+                verifyNs / 1e9, targetNs / 1e9, seconds, seconds == 0 ? 0 : produced / seconds, backends, launches.byRole(),
+                fusedRounds);
         List<int[]> tokens = all.stream().map(s -> Arrays.copyOf(s.out, s.produced)).toList();
         return new SpecGenerationResult(tokens, all.stream().map(s -> s.stop).toList(), m);
     }

@@ -63,9 +63,14 @@ class GpuDrafterNetworksTest {
         }
     }
 
-    @ParameterizedTest(name = "{0}")
-    @CsvSource({"eagle, EAGLE, ", "mtp, MTP, triton"})
-    void featureHeadMatchesTheCpuHead(String method, DraftNetworkKind kind, String draftBackend) {
+    /**
+     * The prompt's entries in one step, then three speculative ones and a rollback. With {@code copies} = 2 the GPU's
+     * first step carries the prompt's entries twice (two sequences: more rows than the fused kernels take, so the
+     * cuBLAS sequence runs it); with 1 the fused kernels run every step.
+     */
+    @ParameterizedTest(name = "{0}, first step x{3}")
+    @CsvSource({"eagle, EAGLE, , 1", "eagle, EAGLE, , 2", "mtp, MTP, triton, 1", "mtp, MTP, triton, 2"})
+    void featureHeadMatchesTheCpuHead(String method, DraftNetworkKind kind, String draftBackend, int copies) {
         try (Engine cpuEngine = SpecPrompts.engine(method, 3);
              Engine gpuEngine = SpecPrompts.gpuEngine(method, 3, "flashinfer_trtllm", draftBackend);
              DraftNetwork cpu = cpuFactory(cpuEngine).network(kind);
@@ -74,7 +79,11 @@ class GpuDrafterNetworksTest {
             // real entries (x_{p+1}, h_p), p = 0..n-2, in one chunk; then three speculative ones
             DraftChunk first = new DraftChunk(0, Arrays.copyOfRange(prompt, 1, n), Arrays.copyOfRange(features, 0, n - 1));
             DraftOutput c = cpu.forward(List.of(new DraftChunk(cs, first.tokens(), first.features())));
-            DraftOutput g = gpu.forward(List.of(new DraftChunk(gs, first.tokens(), first.features())));
+            List<DraftChunk> gpuFirst = new java.util.ArrayList<>();
+            for (int i = 0; i < copies; i++) {
+                gpuFirst.add(new DraftChunk(i == 0 ? gs : gpu.open(n + 8), first.tokens(), first.features()));
+            }
+            DraftOutput g = gpu.forward(gpuFirst);
             int compared = 0;
             for (int step = 0; ; step++) {
                 compared += compare(method + " step " + step, cpu, c, g);
@@ -100,7 +109,7 @@ class GpuDrafterNetworksTest {
      * The device drafting chain ({@code forwardGreedy}: each link's token and feature taken on the device from the
      * previous link's argmax and output, one graph for the links) against the same network driven step by step through
      * {@code forward} with the argmax on the host; four steps. Rounds 0-2: sequences of different lengths in one batch
-     * (the first step eager, over cuBLAS as a prefill of more than 64 rows), three of them, then (replaying the links'
+     * (the first step eager, over cuBLAS as a prefill of more than 128 rows), three of them, then (replaying the links'
      * graph of the same 4-row bucket) four, then three again. Rounds 3-4: three sequences of five new entries each, at
      * different offsets into the prompt (the first step inside the chain's graph, over the fused kernels), the second
      * round replaying the graph of the first with other contents. Rounds 5-6: one step only (the first step and the

@@ -85,7 +85,7 @@ class GpuGreedySpeculativeEquivalenceTest {
     /** All prompts in batches of {@link #BATCH}; metrics summed over the batches (acceptance from the totals). */
     private static Run run(SpecDecodeSession session, SamplingParams params) {
         List<int[]> out = new ArrayList<>();
-        long steps = 0, accepted = 0, passes = 0, tokens = 0;
+        long steps = 0, accepted = 0, passes = 0, tokens = 0, fused = 0;
         double seconds = 0;
         SpecMetrics last = null;
         for (int from = 0; from < prompts.size(); from += BATCH) {
@@ -97,11 +97,12 @@ class GpuGreedySpeculativeEquivalenceTest {
             accepted += last.acceptedTokens();
             passes += last.targetPasses();
             tokens += last.newTokens();
+            fused += last.fusedRounds();
             seconds += last.totalSeconds();
         }
         SpecMetrics merged = new SpecMetrics(last.method(), last.k(), prompts.size(), tokens, passes, steps, 0, 0, accepted,
                 0, 0, steps == 0 ? 0 : accepted / (double) steps, new double[0], 0, 0, 0, 0, seconds, tokens / seconds,
-                last.moeBackends(), last.launches());
+                last.moeBackends(), last.launches(), fused);
         return new Run(out, merged);
     }
 
@@ -130,6 +131,9 @@ class GpuGreedySpeculativeEquivalenceTest {
             assertEquals((long) NEW_TOKENS * prompts.size(), m.newTokens());
             assertTrue(m.targetPasses() < (long) (NEW_TOKENS - 1) * (prompts.size() / BATCH), "speculation saved passes");
             assertFalse(m.launches().getOrDefault("target", Map.of()).isEmpty(), "the target ran on the GPU");
+            // greedy EAGLE / MTP take the fused path (drafting behind verification on the device), the others the proposer
+            boolean chain = method.equals("eagle") || method.equals("mtp");
+            assertEquals(chain ? m.targetPasses() : 0, m.fusedRounds(), method + ": rounds drafted behind verification");
             measured.put(method + " k=" + k, m);
         }
     }

@@ -13,7 +13,7 @@ class SpecMetricsTest {
 
     private static SpecMetrics withLaunches(Map<String, Map<String, Long>> launches) {
         return new SpecMetrics("mtp", 2, 1, 10, 4, 4, 4, 8, 6, 0.75, 2.5, 1.5, new double[] {0.9, 0.6}, 0, 0, 0, 0, 1, 10,
-                Map.of("target", "flashinfer_trtllm", "draft", "triton"), launches);
+                Map.of("target", "flashinfer_trtllm", "draft", "triton"), launches, 0);
     }
 
     @Test

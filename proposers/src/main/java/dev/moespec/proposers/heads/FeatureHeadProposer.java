@@ -74,6 +74,12 @@ public final class FeatureHeadProposer implements Proposer {
         return Proposal.tokensOnly(Arrays.asList(drafts));
     }
 
+    /** This proposer drafts by the greedy feature-chain rule, so the engine may run it fused with verification. */
+    @Override
+    public java.util.Optional<DraftNetwork> greedyFeatureChain() {
+        return java.util.Optional.of(network);
+    }
+
     @Override
     public void release(long sequenceId) {
         sequences.release(sequenceId);

@@ -1,0 +1,79 @@
+package dev.moespec.engine.spec;
+
+import dev.moespec.engine.cuda.CudaRunners;
+import dev.moespec.engine.sampling.SamplingParams;
+import dev.moespec.engine.spec.gpu.FusedDrafting;
+import dev.moespec.engine.wiring.Engine;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.OptionalLong;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/**
+ * Drafting fused behind verification ({@link FusedDrafting}) drafts exactly what the proposer drafts: greedy EAGLE and
+ * MTP on the GPU give the same tokens, the same accepted drafts and the same passes with the fused path on as with
+ * it off ({@code -Dmoespec.spec.fused=false}), at batch 1 and in a batch of 3 whose sequences end at different steps
+ * (EOS is not ignored, so the batch shrinks and its rounds change graphs). Default mode (not batch-invariant): the
+ * verification pass is the same either way, and the head's kernels compute a row the same whatever rows share its
+ * step, so the drafts match bit for bit; only where they run differs.
+ */
+@Tag("gpu")
+class FusedDraftingGpuTest {
+    private static List<int[]> prompts;
+
+    @BeforeAll
+    static void prompts() {
+        Assumptions.assumeTrue(CudaRunners.unavailableReason().isEmpty(),
+                () -> "CUDA runner unavailable: " + CudaRunners.unavailableReason().orElse(""));
+        prompts = SpecPrompts.load(7);
+    }
+
+    private record Run(List<int[]> tokens, long passes, long accepted, long fusedRounds) {}
+
+    private static Run run(String method, int k, boolean fused, int batch, SamplingParams params) {
+        System.setProperty(FusedDrafting.PROPERTY, String.valueOf(fused));
+        try (Engine engine = SpecPrompts.gpuEngine(method, k, "auto", null);
+             SpecDecodeSession session = SpecDecodeSession.open(engine, SpecPrompts.KV)) {
+            List<int[]> out = new ArrayList<>();
+            long passes = 0, accepted = 0, rounds = 0;
+            for (int from = 0; from < prompts.size(); from += batch) {
+                SpecMetrics m;
+                SpecGenerationResult r = session.generator(SpecPrompts.BOS).generate(
+                        prompts.subList(from, Math.min(prompts.size(), from + batch)), params, BatchListener.NONE);
+                out.addAll(r.tokens());
+                m = r.metrics();
+                passes += m.targetPasses();
+                accepted += m.acceptedTokens();
+                rounds += m.fusedRounds();
+            }
+            return new Run(out, passes, accepted, rounds);
+        } finally {
+            System.clearProperty(FusedDrafting.PROPERTY);
+        }
+    }
+
+    @ParameterizedTest(name = "{0} k={1} batch {2}")
+    @CsvSource({"eagle, 4, 1", "eagle, 2, 1", "eagle, 1, 1", "eagle, 1, 3", "eagle, 3, 2", "mtp, 3, 3", "mtp, 2, 1"})
+    void fusedRoundsDraftWhatTheProposerDrafts(String method, int k, int batch) {
+        SamplingParams greedy = new SamplingParams(0, 0, 1, OptionalLong.empty(), 48 + 16 * batch, false);
+        Run fused = run(method, k, true, batch, greedy);
+        Run proposer = run(method, k, false, batch, greedy);
+        assertEquals(fused.passes, fused.fusedRounds, "every round after prefill ran fused");
+        assertEquals(0, proposer.fusedRounds, "turned off, every round calls the proposer");
+        for (int i = 0; i < prompts.size(); i++) {
+            assertArrayEquals(proposer.tokens.get(i), fused.tokens.get(i), method + " k=" + k + " prompt " + i + ": "
+                    + Arrays.toString(fused.tokens.get(i)));
+        }
+        assertEquals(proposer.accepted, fused.accepted, "accepted drafts");
+        assertEquals(proposer.passes, fused.passes, "verification passes");
+    }
+}
