@@ -275,8 +275,7 @@ public final class CudaFeatureHead implements DraftNetwork {
 
     /**
      * Most rows a step runs through the fused kernels ({@code head_linear.cu}); longer prefills take cuBLAS. 128 takes
-     * a demo prompt's catch-up (127 entries) in seven launches instead of the cuBLAS sequence's fifteen: the first
-     * drafts of a request cost 0.3 ms of a batch-1 generation of 128 tokens that way.
+     * a demo prompt's catch-up (127 entries) in seven launches instead of the cuBLAS sequence's fifteen.
      */
     static final int FUSED_MAX_ROWS = 128;
 

@@ -67,8 +67,6 @@ import java.util.Set;
  * <p>Not thread-safe: one generation loop owns it.
  */
 public final class CudaMoeModel implements ModelRunner {
-    /** Most sequences one {@link #decode} step takes. */
-    public static final int DECODE_MAX_SEQUENCES = Phase.DECODE_MAX_TOKENS;
     /** Decode batch buckets a graph is captured for. */
     static final int[] BUCKETS = {1, 2, 4, 8, 16, 32, 64};
     /** Most rows a graph step takes: the MoE stays in its decode phase, whose kernels are capture-safe. */
@@ -403,13 +401,8 @@ public final class CudaMoeModel implements ModelRunner {
                     g.launch(stream);
                 } else {
                     work.run(); // kernels are created on first use, which capture forbids
-                    try {
-                        followed.put(key, CudaGraph.capture(stream, work));
-                    } catch (RuntimeException e) {
-                        graphFailure = e.getMessage();
-                        useGraphs = false;
-                        System.err.println("moespec: CUDA graph capture failed, decoding without graphs: " + e.getMessage());
-                    }
+                    CudaGraph captured = capture(work);
+                    if (captured != null) followed.put(key, captured);
                 }
             }
             for (SequenceChunk c : chunks) cache.sequence(c.sequence()).length += t;
@@ -419,6 +412,15 @@ public final class CudaMoeModel implements ModelRunner {
     /** The stream every step runs on (work queued behind a pass goes here). */
     CudaStream stream() {
         return stream;
+    }
+
+    /** The argmax on the GPU ({@link #decode}): only the tokens come back. */
+    @Override
+    public int[] greedyStep(int[] sequences, int[] tokens) {
+        if (sequences.length > Phase.DECODE_MAX_TOKENS) return ModelRunner.super.greedyStep(sequences, tokens);
+        RowSampling[] greedy = new RowSampling[sequences.length];
+        java.util.Arrays.fill(greedy, RowSampling.GREEDY);
+        return decode(sequences, tokens, greedy);
     }
 
     /**
@@ -560,21 +562,28 @@ public final class CudaMoeModel implements ModelRunner {
         // forbids), then capture the same launch sequence for the next steps.
         forward(rows, nLogits);
         List<StepRegion> marks = lastMarks;
+        CudaGraph captured = capture(() -> forward(rows, nLogits));
+        if (captured == null) return;
+        graphs.put(rows, new Captured(captured, marks));
+        lastMarks = marks;
+    }
+
+    /**
+     * Captures {@code work}, which the caller has just run eagerly; null when capture fails: that step's results
+     * stand, graphs are off from then on, and the reason is said once.
+     */
+    private CudaGraph capture(Runnable work) {
         if (profiler != null) profiler.capturing(true);
-        CudaGraph captured;
         try {
-            captured = CudaGraph.capture(stream, () -> forward(rows, nLogits));
+            return CudaGraph.capture(stream, work);
         } catch (RuntimeException e) {
-            // This step already ran eagerly, so its results stand; later steps run eagerly too, and say why once.
             graphFailure = e.getMessage();
             useGraphs = false;
             System.err.println("moespec: CUDA graph capture failed, decoding without graphs: " + e.getMessage());
-            return;
+            return null;
         } finally {
             if (profiler != null) profiler.capturing(false);
         }
-        graphs.put(rows, new Captured(captured, marks));
-        lastMarks = marks;
     }
 
     private void mark(StepRegion r) {

@@ -1,6 +1,7 @@
 package dev.moespec.engine.model;
 
 import dev.moespec.api.config.ModelConfig;
+import dev.moespec.engine.sampling.Sampler;
 
 import java.util.List;
 
@@ -41,6 +42,20 @@ public interface ModelRunner extends AutoCloseable {
      *                                  outside the vocabulary
      */
     StepOutput step(List<SequenceChunk> chunks);
+
+    /**
+     * One greedy decode step: appends {@code tokens[i]} to {@code sequences[i]} (distinct sequences) and returns each
+     * one's next token, the argmax of its logits (lowest id on ties). A device runner overrides it to take the argmax
+     * where the logits are and bring back only the tokens.
+     */
+    default int[] greedyStep(int[] sequences, int[] tokens) {
+        List<SequenceChunk> chunks = new java.util.ArrayList<>(sequences.length);
+        for (int i = 0; i < sequences.length; i++) chunks.add(SequenceChunk.last(sequences[i], tokens[i]));
+        StepOutput out = step(chunks);
+        int[] next = new int[sequences.length];
+        for (int i = 0; i < next.length; i++) next[i] = Sampler.argmax(out.lastLogits(i));
+        return next;
+    }
 
     /** The MoE backend(s) this runner's layers ran on, for reports. */
     String moeBackend();

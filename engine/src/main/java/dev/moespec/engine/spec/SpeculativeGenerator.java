@@ -8,9 +8,7 @@ import dev.moespec.api.proposer.Proposer;
 import dev.moespec.api.proposer.ProposerContext;
 import dev.moespec.cuda.LaunchCounts;
 import dev.moespec.cuda.LaunchLedger;
-import dev.moespec.engine.cuda.CudaMoeModel;
 import dev.moespec.engine.cuda.FusedRound;
-import dev.moespec.engine.cuda.RowSampling;
 import dev.moespec.engine.generate.StopReason;
 import dev.moespec.engine.model.ModelRunner;
 import dev.moespec.engine.model.SequenceChunk;
@@ -145,9 +143,8 @@ public final class SpeculativeGenerator {
                 fusedRounds(f, active, k, params, listener, stats, tally);
                 active = List.of();
             }
-            if (proposer.isEmpty() && params.isGreedy() && target instanceof CudaMoeModel cuda
-                    && all.size() <= CudaMoeModel.DECODE_MAX_SEQUENCES && !active.isEmpty()) {
-                deviceGreedyDecode(cuda, active, params, listener, stats, tally);
+            if (proposer.isEmpty() && params.isGreedy() && !active.isEmpty()) {
+                greedyDecode(active, params, listener, stats, tally);
                 active = List.of();
             }
             while (!active.isEmpty()) {
@@ -283,24 +280,23 @@ public final class SpeculativeGenerator {
     }
 
     /**
-     * Plain greedy decoding with the argmax taken on the GPU ({@link CudaMoeModel#decode}): only the tokens come back,
-     * as on the fused speculative path, so the baseline pays no more host work than speculation does. The same graphs
-     * as a one-token {@link ModelRunner#step} and the host's tie rule (lowest id), so the same tokens.
+     * Plain greedy decoding through {@link ModelRunner#greedyStep}: a GPU runner takes the argmax on the device and
+     * brings back only the tokens, as the fused speculative path does, so the baseline pays no more host work than
+     * speculation. The same graphs as a one-token {@link ModelRunner#step} and the host's tie rule (lowest id), so the
+     * same tokens.
      */
-    private void deviceGreedyDecode(CudaMoeModel cuda, List<Seq> active, SamplingParams params, BatchListener listener,
-                                    SpecDecodeStats stats, Tally tally) {
+    private void greedyDecode(List<Seq> active, SamplingParams params, BatchListener listener, SpecDecodeStats stats,
+                              Tally tally) {
         while (!active.isEmpty()) {
             long t0 = System.nanoTime();
             int n = active.size();
             int[] sequences = new int[n], tokens = new int[n];
-            RowSampling[] greedy = new RowSampling[n];
             for (int a = 0; a < n; a++) {
                 Seq s = active.get(a);
                 sequences[a] = s.handle;
                 tokens[a] = s.history[s.history.length - 1];
-                greedy[a] = RowSampling.GREEDY;
             }
-            int[] next = cuda.decode(sequences, tokens, greedy);
+            int[] next = target.greedyStep(sequences, tokens);
             tally.targetNs += System.nanoTime() - t0;
             tally.passes++;
             tally.steps += n;
