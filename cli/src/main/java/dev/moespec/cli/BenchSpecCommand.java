@@ -109,14 +109,15 @@ public final class BenchSpecCommand implements Callable<Integer> {
     record Row(String method, int k, double meanAccepted, Double evalMeanAccepted, Double deltaPercent,
                double acceptanceRate, double meanAcceptanceLength, double greedyMatchFraction, double tokensPerSecondBatch1,
                double tokensPerSecondBatched, double speedupBatch1, double speedupBatched, String targetMoeBackend,
-               String draftMoeBackend, StepTime stepBatch1, String drafting) {}
+               String draftMoeBackend, StepTime stepBatch1, double prefillMsBatch1, String drafting) {}
 
     /**
      * Where one batch-1 iteration (one target pass) goes, in ms: the proposer's drafting, the target's verification
      * pass (launch, device, readback), and the rest of the host loop (rejection sampling, bookkeeping). A fused round
-     * (drafting {@code fused}: greedy EAGLE / MTP on the GPU) drafts inside its verification pass.
+     * (drafting {@code fused}: greedy EAGLE / MTP on the GPU) drafts inside its verification pass. {@code tokensPerPass}:
+     * the tokens a pass committed at batch 1 (the batch-1 acceptance length).
      */
-    record StepTime(double draftMs, double targetMs, double hostMs) {
+    record StepTime(double draftMs, double targetMs, double hostMs, double tokensPerPass) {
         double totalMs() {
             return draftMs + targetMs + hostMs;
         }
@@ -124,7 +125,7 @@ public final class BenchSpecCommand implements Callable<Integer> {
 
     /** The whole benchmark, as {@code --json} prints it. */
     record Report(String device, int prompts, int maxTokens, int batch, int speedPrompts, double plainTokensPerSecondBatch1,
-                  double plainTokensPerSecondBatched, StepTime plainStepBatch1, List<Row> rows) {}
+                  double plainTokensPerSecondBatched, StepTime plainStepBatch1, double plainPrefillMsBatch1, List<Row> rows) {}
 
     @Override
     public Integer call() {
@@ -160,7 +161,7 @@ public final class BenchSpecCommand implements Callable<Integer> {
                         expected.isPresent() ? 100 * (m.meanAccepted / expected.getAsDouble() - 1) : null,
                         m.acceptanceRate, m.meanAcceptanceLength, m.greedyMatch, m.tpsBatch1, m.tpsBatched,
                         m.tpsBatch1 / plain.tpsBatch1, m.tpsBatched / plain.tpsBatched, m.targetBackend, m.draftBackend,
-                        m.stepBatch1, m.drafting));
+                        m.stepBatch1, m.prefillMsBatch1, m.drafting));
                 if (!json) {
                     err().printf(Locale.ROOT, "bench spec: %s k=%d done%n", method, k);
                     err().flush();
@@ -168,7 +169,8 @@ public final class BenchSpecCommand implements Callable<Integer> {
             }
         }
         Report report = new Report(device.isCuda() ? device.name() : "cpu", all.size(), maxTokens, batch,
-                Math.min(speedPrompts, all.size()), plain.tpsBatch1, plain.tpsBatched, plain.stepBatch1, rows);
+                Math.min(speedPrompts, all.size()), plain.tpsBatch1, plain.tpsBatched, plain.stepBatch1, plain.prefillMsBatch1,
+                rows);
         out.print(json ? SpecReport.json(report) + "\n" : table(report));
         out.flush();
         return 0;
@@ -198,7 +200,7 @@ public final class BenchSpecCommand implements Callable<Integer> {
     /** What one configuration measured. */
     private record Measured(double meanAccepted, double acceptanceRate, double meanAcceptanceLength, double greedyMatch,
                             double tpsBatch1, double tpsBatched, List<int[]> outputs, String targetBackend,
-                            String draftBackend, StepTime stepBatch1, String drafting) {}
+                            String draftBackend, StepTime stepBatch1, double prefillMsBatch1, String drafting) {}
 
     private Measured measure(EngineConfig config, DeviceInfo device, List<int[]> all, SamplingParams greedy,
                              List<int[]> reference) {
@@ -246,17 +248,21 @@ public final class BenchSpecCommand implements Callable<Integer> {
             return new Measured(steps == 0 ? 0 : accepted / (double) steps, draftTokens == 0 ? 0 : accepted / (double) draftTokens,
                     drafts == 0 ? 1 : 1 + accepted / (double) drafts, reference == null ? 1 : match / (double) outputs.size(),
                     one.tokensPerSecond(), tokens / seconds, outputs, session.backends().get("target"),
-                    session.backends().getOrDefault("draft", "-"), one.step(), one.drafting());
+                    session.backends().getOrDefault("draft", "-"), one.step(), one.prefillMs(), one.drafting());
         }
     }
 
-    /** One run of the speed prompts at batch 1: tokens/s, where an iteration went, how it drafted. */
-    private record BatchOne(double tokensPerSecond, StepTime step, String drafting) {}
+    /**
+     * One run of the speed prompts at batch 1: tokens/s, where an iteration went, a prompt's prefill (its pass and first
+     * token, in ms), how it drafted.
+     */
+    private record BatchOne(double tokensPerSecond, StepTime step, double prefillMs, String drafting) {}
 
     private BatchOne batchOne(SpeculativeGenerator generator, List<int[]> all, SamplingParams greedy) {
         long tokens = 0, passes = 0, fused = 0;
-        double seconds = 0, draft = 0, verify = 0, targetPass = 0;
-        for (int i = 0; i < Math.min(speedPrompts, all.size()); i++) {
+        double seconds = 0, draft = 0, verify = 0, targetPass = 0, prefill = 0;
+        int n = Math.min(speedPrompts, all.size());
+        for (int i = 0; i < n; i++) {
             SpecMetrics m = generator.generate(List.of(all.get(i)), greedy, BatchListener.NONE).metrics();
             tokens += m.newTokens();
             seconds += m.totalSeconds();
@@ -265,10 +271,14 @@ public final class BenchSpecCommand implements Callable<Integer> {
             draft += m.proposeSeconds();
             verify += m.verifySeconds();
             targetPass += m.targetPassSeconds();
+            prefill += m.prefillSeconds();
         }
         double perPass = passes == 0 ? 0 : 1e3 / passes;
-        return new BatchOne(tokens / seconds, new StepTime(draft * perPass, targetPass * perPass, (verify - targetPass) * perPass),
-                fused == 0 ? "proposer" : fused == passes ? "fused" : "mixed");
+        // the first token of a prompt comes from its prefill pass
+        double perPassTokens = passes == 0 ? 0 : (tokens - n) / (double) passes;
+        return new BatchOne(tokens / seconds, new StepTime(draft * perPass, targetPass * perPass, (verify - targetPass) * perPass,
+                perPassTokens),
+                1e3 * prefill / n, fused == 0 ? "proposer" : fused == passes ? "fused" : "mixed");
     }
 
     private String table(Report r) {
@@ -276,25 +286,26 @@ public final class BenchSpecCommand implements Callable<Integer> {
         s.append(String.format(Locale.ROOT, "moespec bench spec on %s: %d prompts x %d new tokens, greedy; tokens/s at batch 1"
                 + " (%d prompts one at a time) and batch %d%n", r.device(), r.prompts(), r.maxTokens(), r.speedPrompts(), r.batch()));
         s.append(String.format(Locale.ROOT, "plain decoding: %.1f tokens/s at batch 1, %.1f tokens/s at batch %d; batch-1"
-                        + " step %.3f ms (target pass %.3f, host %.3f)%n%n", r.plainTokensPerSecondBatch1(),
+                        + " step %.3f ms (target pass %.3f, host %.3f), prefill %.3f ms a prompt%n%n", r.plainTokensPerSecondBatch1(),
                 r.plainTokensPerSecondBatched(), r.batch(), r.plainStepBatch1().totalMs(), r.plainStepBatch1().targetMs(),
-                r.plainStepBatch1().hostMs()));
-        s.append(String.format(Locale.ROOT, "%-12s %2s  %9s %9s %7s  %6s %6s  %6s  %9s %7s  %9s %7s  %23s  %-8s  %s%n", "method",
+                r.plainStepBatch1().hostMs(), r.plainPrefillMsBatch1()));
+        s.append(String.format(Locale.ROOT, "%-12s %2s  %9s %9s %7s  %6s %6s  %6s  %9s %7s  %9s %7s  %23s  %10s  %6s  %-8s  %s%n", "method",
                 "k", "accepted", "eval", "delta", "rate", "len", "greedy", "tok/s b1", "x plain", "tok/s b" + r.batch(),
-                "x plain", "b1 ms: draft/verify/host", "drafting", "moe target / draft"));
+                "x plain", "b1 ms: draft/verify/host", "prefill ms", "len b1", "drafting", "moe target / draft"));
         for (Row row : r.rows()) {
-            s.append(String.format(Locale.ROOT, "%-12s %2d  %9.3f %9s %7s  %6.3f %6.3f  %6.2f  %9.1f %7.2f  %9.1f %7.2f  %23s  %-8s  %s / %s%n",
+            s.append(String.format(Locale.ROOT, "%-12s %2d  %9.3f %9s %7s  %6.3f %6.3f  %6.2f  %9.1f %7.2f  %9.1f %7.2f  %23s  %10.3f  %6.3f  %-8s  %s / %s%n",
                     row.method(), row.k(), row.meanAccepted(),
                     row.evalMeanAccepted() == null ? "-" : String.format(Locale.ROOT, "%.3f", row.evalMeanAccepted()),
                     row.deltaPercent() == null ? "-" : String.format(Locale.ROOT, "%+.1f%%", row.deltaPercent()),
                     row.acceptanceRate(), row.meanAcceptanceLength(), row.greedyMatchFraction(), row.tokensPerSecondBatch1(),
                     row.speedupBatch1(), row.tokensPerSecondBatched(), row.speedupBatched(),
                     String.format(Locale.ROOT, "%.3f/%.3f/%.3f", row.stepBatch1().draftMs(), row.stepBatch1().targetMs(),
-                            row.stepBatch1().hostMs()), row.drafting(), row.targetMoeBackend(), row.draftMoeBackend()));
+                            row.stepBatch1().hostMs()), row.prefillMsBatch1(), row.stepBatch1().tokensPerPass(), row.drafting(), row.targetMoeBackend(), row.draftMoeBackend()));
         }
         s.append("accepted = mean accepted draft tokens per verification step (eval.json's mean_accepted); len = mean"
                 + " acceptance length (tokens per target pass); greedy = share of prompts equal to plain greedy decoding;"
                 + " b1 ms = one batch-1 iteration: drafting, the target's verification pass, the rest of the host loop;"
+                + " prefill ms = a batch-1 prompt's prefill pass and first token; len b1 = tokens per target pass at batch 1;"
                 + " drafting = proposer (a call per round) or fused (greedy EAGLE / MTP drafted on the GPU right behind"
                 + " verification, inside the verify column; -Dmoespec.spec.fused=false turns it off)\n");
         return s.toString();

@@ -31,6 +31,9 @@ class BenchSpecCommandTest {
         JsonNode report = new ObjectMapper().readTree(r[1]);
         assertEquals(2, report.path("prompts").asInt());
         assertTrue(report.path("plain_tokens_per_second_batch1").asDouble() > 0);
+        assertTrue(report.path("plain_prefill_ms_batch1").asDouble() > 0, report.toString());
+        // plain decoding commits one token a pass (the prompt's first comes from its prefill)
+        assertEquals(1.0, report.path("plain_step_batch1").path("tokens_per_pass").asDouble(), 1e-9);
         JsonNode rows = report.path("rows");
         // mtp k=2,4; medusa k=2 (3 heads); ngram k=4 only (eval.json's)
         assertEquals(4, rows.size(), rows.toString());
@@ -38,6 +41,9 @@ class BenchSpecCommandTest {
             assertEquals(1.0, row.path("greedy_match_fraction").asDouble(), row.toString());
             assertTrue(row.path("mean_accepted").asDouble() >= 0 && row.path("tokens_per_second_batched").asDouble() > 0);
             assertTrue(row.path("eval_mean_accepted").isNumber(), row.toString());
+            assertTrue(row.path("prefill_ms_batch1").asDouble() > 0, row.toString());
+            double perPass = row.path("step_batch1").path("tokens_per_pass").asDouble();
+            assertTrue(perPass >= 1 && perPass <= row.path("k").asInt() + 1, row.toString());
         }
         assertEquals("mtp", rows.get(0).path("method").asText());
         assertEquals(2, rows.get(0).path("k").asInt());
