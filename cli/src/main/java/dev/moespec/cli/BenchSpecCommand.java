@@ -286,21 +286,25 @@ public final class BenchSpecCommand implements Callable<Integer> {
         s.append(String.format(Locale.ROOT, "moespec bench spec on %s: %d prompts x %d new tokens, greedy; tokens/s at batch 1"
                 + " (%d prompts one at a time) and batch %d%n", r.device(), r.prompts(), r.maxTokens(), r.speedPrompts(), r.batch()));
         s.append(String.format(Locale.ROOT, "plain decoding: %.1f tokens/s at batch 1, %.1f tokens/s at batch %d; batch-1"
-                        + " step %.3f ms (target pass %.3f, host %.3f), prefill %.3f ms a prompt%n%n", r.plainTokensPerSecondBatch1(),
+                        + " step %.3f ms (target pass %.3f, host %.3f), prefill %.3f ms a prompt%n%n",
+                r.plainTokensPerSecondBatch1(),
                 r.plainTokensPerSecondBatched(), r.batch(), r.plainStepBatch1().totalMs(), r.plainStepBatch1().targetMs(),
                 r.plainStepBatch1().hostMs(), r.plainPrefillMsBatch1()));
-        s.append(String.format(Locale.ROOT, "%-12s %2s  %9s %9s %7s  %6s %6s  %6s  %9s %7s  %9s %7s  %23s  %10s  %6s  %-8s  %s%n", "method",
+        s.append(String.format(Locale.ROOT, "%-12s %2s  %9s %9s %7s  %6s %6s  %6s  %9s %7s  %9s %7s  %23s  %10s  %6s  %-8s  %s%n",
+                "method",
                 "k", "accepted", "eval", "delta", "rate", "len", "greedy", "tok/s b1", "x plain", "tok/s b" + r.batch(),
                 "x plain", "b1 ms: draft/verify/host", "prefill ms", "len b1", "drafting", "moe target / draft"));
         for (Row row : r.rows()) {
-            s.append(String.format(Locale.ROOT, "%-12s %2d  %9.3f %9s %7s  %6.3f %6.3f  %6.2f  %9.1f %7.2f  %9.1f %7.2f  %23s  %10.3f  %6.3f  %-8s  %s / %s%n",
+            s.append(String.format(Locale.ROOT,
+                    "%-12s %2d  %9.3f %9s %7s  %6.3f %6.3f  %6.2f  %9.1f %7.2f  %9.1f %7.2f  %23s  %10.3f  %6.3f  %-8s  %s / %s%n",
                     row.method(), row.k(), row.meanAccepted(),
                     row.evalMeanAccepted() == null ? "-" : String.format(Locale.ROOT, "%.3f", row.evalMeanAccepted()),
                     row.deltaPercent() == null ? "-" : String.format(Locale.ROOT, "%+.1f%%", row.deltaPercent()),
                     row.acceptanceRate(), row.meanAcceptanceLength(), row.greedyMatchFraction(), row.tokensPerSecondBatch1(),
                     row.speedupBatch1(), row.tokensPerSecondBatched(), row.speedupBatched(),
                     String.format(Locale.ROOT, "%.3f/%.3f/%.3f", row.stepBatch1().draftMs(), row.stepBatch1().targetMs(),
-                            row.stepBatch1().hostMs()), row.prefillMsBatch1(), row.stepBatch1().tokensPerPass(), row.drafting(), row.targetMoeBackend(), row.draftMoeBackend()));
+                            row.stepBatch1().hostMs()), row.prefillMsBatch1(), row.stepBatch1().tokensPerPass(),
+                    row.drafting(), row.targetMoeBackend(), row.draftMoeBackend()));
         }
         s.append("accepted = mean accepted draft tokens per verification step (eval.json's mean_accepted); len = mean"
                 + " acceptance length (tokens per target pass); greedy = share of prompts equal to plain greedy decoding;"
