@@ -48,18 +48,7 @@ public final class CudaFunction {
      * that this module did not create. The stream must belong to this function's context.
      */
     public void launch(Dim3 grid, Dim3 block, int sharedMemBytes, long stream, KernelArgs args) {
-        Objects.requireNonNull(grid, "grid");
-        Objects.requireNonNull(block, "block");
-        Objects.requireNonNull(args, "args");
-        if (sharedMemBytes < 0) throw new IllegalArgumentException("sharedMemBytes must be >= 0, got " + sharedMemBytes);
-        CudaContext context = module.context();
-        try (Arena arena = Arena.ofConfined()) {
-            module.enter().launchKernel(handle, grid.x(), grid.y(), grid.z(), block.x(), block.y(), block.z(),
-                    sharedMemBytes, stream, args.pack(arena));
-            LaunchLedger.launched(module);
-        } catch (CudaException e) {
-            throw e.withDetail(launchDetail(grid, block, sharedMemBytes, args, context.limits()));
-        }
+        launch(grid, block, sharedMemBytes, stream, args, false);
     }
 
     /**
@@ -72,19 +61,25 @@ public final class CudaFunction {
      * keeps the programmatic edges.
      */
     public void launchProgrammatic(Dim3 grid, Dim3 block, int sharedMemBytes, long stream, KernelArgs args) {
-        CudaContext context = module.context();
-        DriverLibrary driver = module.enter();
-        if (context.info().smMajor() < 9 || !driver.hasProgrammaticLaunch()) {
-            launch(grid, block, sharedMemBytes, stream, args);
-            return;
-        }
+        launch(grid, block, sharedMemBytes, stream, args, true);
+    }
+
+    /** Both launches: checked arguments, the context entered once, the ledger counted, the driver's error explained. */
+    private void launch(Dim3 grid, Dim3 block, int sharedMemBytes, long stream, KernelArgs args, boolean programmatic) {
         Objects.requireNonNull(grid, "grid");
         Objects.requireNonNull(block, "block");
         Objects.requireNonNull(args, "args");
         if (sharedMemBytes < 0) throw new IllegalArgumentException("sharedMemBytes must be >= 0, got " + sharedMemBytes);
+        CudaContext context = module.context();
         try (Arena arena = Arena.ofConfined()) {
-            driver.launchKernelProgrammatic(handle, grid.x(), grid.y(), grid.z(), block.x(), block.y(), block.z(),
-                    sharedMemBytes, stream, args.pack(arena), arena);
+            DriverLibrary driver = module.enter();
+            if (programmatic && context.info().smMajor() >= 9 && driver.hasProgrammaticLaunch()) {
+                driver.launchKernelProgrammatic(handle, grid.x(), grid.y(), grid.z(), block.x(), block.y(), block.z(),
+                        sharedMemBytes, stream, args.pack(arena), arena);
+            } else {
+                driver.launchKernel(handle, grid.x(), grid.y(), grid.z(), block.x(), block.y(), block.z(),
+                        sharedMemBytes, stream, args.pack(arena));
+            }
             LaunchLedger.launched(module);
         } catch (CudaException e) {
             throw e.withDetail(launchDetail(grid, block, sharedMemBytes, args, context.limits()));

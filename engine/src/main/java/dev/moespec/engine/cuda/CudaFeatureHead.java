@@ -312,15 +312,8 @@ public final class CudaFeatureHead implements DraftNetwork {
         if (!graph) forward(rows, n);
         runChain(graph ? rows : 0, chainRows, steps);
         stream.synchronize();
-        int[][] drafts = new int[n][steps];
-        for (int c = 0; c < n; c++) {
-            for (int j = 0; j < steps; j++) {
-                drafts[c][j] = DecoderKernels.argmaxId(b.hostPacked.getAtIndex(ValueLayout.JAVA_LONG, b.packedSlot(j, c)));
-            }
-            DraftChunk chunk = chunks.get(c);
-            cache.sequence(chunk.sequence()).length += chunk.tokens().length + steps - 1;
-        }
-        return drafts;
+        for (DraftChunk chunk : chunks) cache.sequence(chunk.sequence()).length += chunk.tokens().length + steps - 1;
+        return b.drafts(n, steps);
     }
 
     /**
@@ -381,16 +374,12 @@ public final class CudaFeatureHead implements DraftNetwork {
         });
         on.synchronize();
         int[] accepted = new int[n], bonus = new int[n];
-        int[][] drafts = new int[n][steps];
         for (int c = 0; c < n; c++) {
             accepted[c] = b.hostPacked.getAtIndex(ValueLayout.JAVA_INT, 2L * b.packedSlot(steps, c));
             bonus[c] = b.hostPacked.getAtIndex(ValueLayout.JAVA_INT, 2L * b.packedSlot(steps, c) + 1);
-            for (int j = 0; j < steps; j++) {
-                drafts[c][j] = DecoderKernels.argmaxId(b.hostPacked.getAtIndex(ValueLayout.JAVA_LONG, b.packedSlot(j, c)));
-            }
             cache.sequence(sequences[c]).length += t + steps - 1;
         }
-        return new FusedRound(accepted, bonus, drafts);
+        return new FusedRound(accepted, bonus, b.drafts(n, steps));
     }
 
     /**
@@ -467,23 +456,29 @@ public final class CudaFeatureHead implements DraftNetwork {
      * links and the drafts' read-back: eagerly the first time for a shape, then as its graph.
      */
     private void runChain(int firstRows, int chainRows, int steps) {
-        long key = chainKey(firstRows, chainRows, steps);
-        CudaGraph g = chains.get(key);
+        replayOrCapture(chains, chainKey(firstRows, chainRows, steps), () -> {
+            if (firstRows > 0) forward(firstRows, firstRows);
+            chain(chainRows, steps);
+        }, "drafting chain failed, drafting step by step");
+    }
+
+    /**
+     * Replays {@code cache}'s graph for {@code key}; the first time, runs {@code work} eagerly (kernels are created and
+     * MTP MoE weights uploaded on first use, which capture forbids) and captures it. When capture fails, the eager run's
+     * results stand and graphs are off from then on (later drafting goes step by step), said once with {@code what}.
+     */
+    private <K> void replayOrCapture(Map<K, CudaGraph> cache, K key, Runnable work, String what) {
+        CudaGraph g = cache.get(key);
         if (g != null) {
             g.launch(stream);
             return;
         }
-        Runnable work = () -> {
-            if (firstRows > 0) forward(firstRows, firstRows);
-            chain(chainRows, steps);
-        };
-        work.run(); // kernels are created (MTP MoE weights uploaded) on first use, which capture forbids
+        work.run();
         try {
-            chains.put(key, CudaGraph.capture(stream, work));
+            cache.put(key, CudaGraph.capture(stream, work));
         } catch (RuntimeException e) {
-            useGraphs = false; // this chain ran eagerly already; later drafting goes step by step
-            System.err.println("moespec: CUDA graph capture of the " + kind + " drafting chain failed, drafting step by step: "
-                    + e.getMessage());
+            useGraphs = false;
+            System.err.println("moespec: CUDA graph capture of the " + kind + " " + what + ": " + e.getMessage());
         }
     }
 
@@ -590,23 +585,8 @@ public final class CudaFeatureHead implements DraftNetwork {
 
     /** Queues the step eagerly, or through the row count's graph (captured after its first, eager, step). */
     private void run(int rows, int nLogits, boolean graph) {
-        if (!graph) {
-            forward(rows, nLogits);
-            return;
-        }
-        CudaGraph g = graphs.get(rows);
-        if (g != null) {
-            g.launch(stream);
-            return;
-        }
-        forward(rows, nLogits); // kernels are created and MoE weights uploaded on first use, which capture forbids
-        try {
-            graphs.put(rows, CudaGraph.capture(stream, () -> forward(rows, nLogits)));
-        } catch (RuntimeException e) {
-            useGraphs = false; // this step ran eagerly already; later ones do too
-            System.err.println("moespec: CUDA graph capture of the " + kind + " head failed, running it without graphs: "
-                    + e.getMessage());
-        }
+        if (graph) replayOrCapture(graphs, rows, () -> forward(rows, nLogits), "head failed, running it without graphs");
+        else forward(rows, nLogits);
     }
 
     /**
@@ -782,6 +762,17 @@ public final class CudaFeatureHead implements DraftNetwork {
         // steps leaves its verdict per row (accepted, bonus: two ints) in slot k.
         long packedSlot(int j, int c) { return (long) j * cap + c; }
         long packed(int j) { return packedBuf.address() + 8L * packedSlot(j, 0); }
+
+        /** The drafts read back: row c's link j is the token of the argmax key in slot (j, c). */
+        int[][] drafts(int rows, int steps) {
+            int[][] drafts = new int[rows][steps];
+            for (int c = 0; c < rows; c++) {
+                for (int j = 0; j < steps; j++) {
+                    drafts[c][j] = DecoderKernels.argmaxId(hostPacked.getAtIndex(ValueLayout.JAVA_LONG, packedSlot(j, c)));
+                }
+            }
+            return drafts;
+        }
 
         private static long align(long n) {
             return (n + 255) / 256 * 256;

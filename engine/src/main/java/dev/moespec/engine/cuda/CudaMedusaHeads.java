@@ -16,11 +16,12 @@ import java.lang.foreign.ValueLayout;
 
 /**
  * Medusa heads (FORMAT.md §5.3) on the GPU, the CUDA twin of the CPU {@code MedusaHeadsNetwork}, as two kernels
- * ({@code head_linear.cu}): {@code hn = rms(h)·model.norm} and every head's ResBlock {@code r_i = hn + silu(hn·W_iᵀ + b_i)}
- * at once over the stacked {@code [heads·H, H]} weights; then every head's lm_head (one launch, a table of the heads'
- * weight addresses: a real model's heads are too large to stack in one Java array). All fp32, like the CPU heads, so only summation order differs. The fixed-shape launch
- * sequence, with the feature's upload and the logits' read-back, is replayed as one CUDA graph after the first call;
- * launches count under {@link LaunchLedger#scope}{@code ("draft")}. Not thread-safe.
+ * ({@code head_linear.cu}): {@code hn = rms(h)·model.norm} and every head's ResBlock
+ * {@code r_i = hn + silu(hn·W_iᵀ + b_i)} at once over the stacked {@code [heads·H, H]} weights; then every head's
+ * lm_head (one launch, a table of the heads' weight addresses: a real model's heads are too large to stack in one Java
+ * array). All fp32, like the CPU heads, so only summation order differs. The fixed-shape launch sequence, with the
+ * feature's upload and the logits' read-back, is replayed as one CUDA graph after the first call; launches count under
+ * {@link LaunchLedger#scope}{@code ("draft")}. Not thread-safe.
  */
 public final class CudaMedusaHeads implements DraftHeads {
     private final int n, h, vocab;

@@ -191,8 +191,7 @@ public final class SpeculativeGenerator {
                 active = active.stream().filter(s -> s.stop == null).toList();
             }
             long total = System.nanoTime() - start;
-            return result(all, stats, k, tally.passes, tally.steps, prefillNs, tally.proposeNs, tally.verifyNs, tally.targetNs,
-                    total, LaunchLedger.snapshot().since(launchesBefore), tally.fusedRounds);
+            return result(all, stats, k, tally, prefillNs, total, LaunchLedger.snapshot().since(launchesBefore));
         } finally {
             for (Seq s : all) {
                 target.release(s.handle);
@@ -365,18 +364,17 @@ public final class SpeculativeGenerator {
         return f;
     }
 
-    private SpecGenerationResult result(List<Seq> all, SpecDecodeStats stats, int k, long passes, long steps, long prefillNs,
-                                        long proposeNs, long verifyNs, long targetNs, long totalNs, LaunchCounts launches,
-                                        long fusedRounds) {
+    private SpecGenerationResult result(List<Seq> all, SpecDecodeStats stats, int k, Tally tally, long prefillNs,
+                                        long totalNs, LaunchCounts launches) {
         SpecDecodeStats.Snapshot snap = stats.snapshot();
         long produced = all.stream().mapToLong(s -> s.produced).sum();
         double seconds = totalNs / 1e9;
-        SpecMetrics m = new SpecMetrics(method, k, all.size(), produced, passes, steps, snap.drafts(),
+        SpecMetrics m = new SpecMetrics(method, k, all.size(), produced, tally.passes, tally.steps, snap.drafts(),
                 snap.draftTokens(), snap.acceptedTokens(), snap.acceptanceRate(), snap.meanAcceptanceLength(),
-                steps == 0 ? 0 : snap.acceptedTokens() / (double) steps,
-                k == 0 ? new double[0] : snap.perPositionAcceptance(), prefillNs / 1e9, proposeNs / 1e9,
-                verifyNs / 1e9, targetNs / 1e9, seconds, seconds == 0 ? 0 : produced / seconds, backends, launches.byRole(),
-                fusedRounds);
+                tally.steps == 0 ? 0 : snap.acceptedTokens() / (double) tally.steps,
+                k == 0 ? new double[0] : snap.perPositionAcceptance(), prefillNs / 1e9, tally.proposeNs / 1e9,
+                tally.verifyNs / 1e9, tally.targetNs / 1e9, seconds, seconds == 0 ? 0 : produced / seconds, backends,
+                launches.byRole(), tally.fusedRounds);
         List<int[]> tokens = all.stream().map(s -> Arrays.copyOf(s.out, s.produced)).toList();
         return new SpecGenerationResult(tokens, all.stream().map(s -> s.stop).toList(), m);
     }

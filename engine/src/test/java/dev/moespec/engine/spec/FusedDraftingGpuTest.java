@@ -45,12 +45,9 @@ class FusedDraftingGpuTest {
              SpecDecodeSession session = SpecDecodeSession.open(engine, SpecPrompts.KV)) {
             List<int[]> out = new ArrayList<>();
             long passes = 0, accepted = 0, rounds = 0;
-            for (int from = 0; from < prompts.size(); from += batch) {
-                SpecMetrics m;
-                SpecGenerationResult r = session.generator(SpecPrompts.BOS).generate(
-                        prompts.subList(from, Math.min(prompts.size(), from + batch)), params, BatchListener.NONE);
+            for (SpecGenerationResult r : SpecPrompts.inBatches(session, prompts, batch, params)) {
                 out.addAll(r.tokens());
-                m = r.metrics();
+                SpecMetrics m = r.metrics();
                 passes += m.targetPasses();
                 accepted += m.acceptedTokens();
                 rounds += m.fusedRounds();

@@ -88,9 +88,7 @@ class GpuGreedySpeculativeEquivalenceTest {
         long steps = 0, accepted = 0, passes = 0, tokens = 0, fused = 0;
         double seconds = 0;
         SpecMetrics last = null;
-        for (int from = 0; from < prompts.size(); from += BATCH) {
-            SpecGenerationResult r = session.generator(SpecPrompts.BOS).generate(
-                    prompts.subList(from, Math.min(prompts.size(), from + BATCH)), params, BatchListener.NONE);
+        for (SpecGenerationResult r : SpecPrompts.inBatches(session, prompts, BATCH, params)) {
             out.addAll(r.tokens());
             last = r.metrics();
             steps += last.verifySteps();

@@ -6,6 +6,7 @@ import dev.moespec.api.config.EngineConfig;
 import dev.moespec.api.config.ModelConfig;
 import dev.moespec.api.device.DeviceInfo;
 import dev.moespec.engine.loader.DemoModels;
+import dev.moespec.engine.sampling.SamplingParams;
 import dev.moespec.engine.wiring.Engine;
 
 import java.io.IOException;
@@ -45,6 +46,17 @@ final class SpecPrompts {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /** {@code prompts} through the session's generator (BOS as EOS) in batches of {@code batch}, in order. */
+    static List<SpecGenerationResult> inBatches(SpecDecodeSession session, List<int[]> prompts, int batch,
+                                                SamplingParams params) {
+        List<SpecGenerationResult> results = new ArrayList<>();
+        for (int from = 0; from < prompts.size(); from += batch) {
+            results.add(session.generator(BOS).generate(prompts.subList(from, Math.min(prompts.size(), from + batch)), params,
+                    BatchListener.NONE));
+        }
+        return results;
     }
 
     /** The speculative config of {@code method} with {@code k} on the demo family ({@code null} = none). */
