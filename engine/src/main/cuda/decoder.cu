@@ -104,26 +104,96 @@ extern "C" __global__ void es_qkv_rope_append(const float* __restrict__ qkv, con
 
 // Keys up to which es_attention holds a row's scores in shared memory (the two-pass form below).
 #define ATT_SMEM_KEYS 2048
+#define ATT_WARPS 8
+
+// The two-pass form for a head width D known at compile time (the common 32, 64, 128): every load of a pass is issued
+// before the arithmetic that needs it, so a pass costs one dependent round trip to L2 instead of one per float4 (a
+// runtime-width loop loads, multiplies, then loads the next). The row's block table is staged in shared memory first,
+// so no key address waits on a table load. Pass 1 gives each thread whole keys; pass 2 gives each thread four output
+// elements and keys grp, grp + groups, ... (groups = threads / (D / 4)); the groups' partial sums are added in order.
+// s_red: a float per warp.
+template <int D>
+__device__ __forceinline__ void att_two_pass(const float* __restrict__ qr, const float* __restrict__ k_cache,
+                                             const float* __restrict__ v_cache, const int* __restrict__ table, int n,
+                                             int kvw, int g, float scale, __nv_bfloat16* __restrict__ out,
+                                             float* s_p, float* s_q, float* partial, int* s_tab, float* s_red) {
+    int t = threadIdx.x, lane = t & 31, warp = t >> 5;
+    for (int i = t; i < (n + KV_BLOCK - 1) / KV_BLOCK; i += blockDim.x) s_tab[i] = table[i];
+    if (t < D) s_q[t] = qr[t] * scale;
+    __syncthreads();
+    float mx = -INFINITY;
+    for (int u = t; u < n; u += blockDim.x) {
+        const float4* kr = reinterpret_cast<const float4*>(
+                k_cache + ((long long)s_tab[u / KV_BLOCK] * KV_BLOCK + u % KV_BLOCK) * kvw + g * D);
+        float4 kk[D / 4];
+#pragma unroll
+        for (int c = 0; c < D / 4; c++) kk[c] = kr[c];
+        float dot = 0.f;
+#pragma unroll
+        for (int c = 0; c < D / 4; c++) {
+            dot += s_q[4 * c] * kk[c].x + s_q[4 * c + 1] * kk[c].y + s_q[4 * c + 2] * kk[c].z + s_q[4 * c + 3] * kk[c].w;
+        }
+        s_p[u] = dot;
+        mx = fmaxf(mx, dot);
+    }
+    mx = warp_max(mx);
+    if (lane == 0) s_red[warp] = mx;
+    __syncthreads();
+    mx = s_red[0];
+    for (int w = 1; w < (int)(blockDim.x >> 5); w++) mx = fmaxf(mx, s_red[w]);
+    float sum = 0.f;
+    for (int u = t; u < n; u += blockDim.x) {  // the keys this thread scored: no barrier needed before
+        float e = __expf(s_p[u] - mx);
+        s_p[u] = e;
+        sum += e;
+    }
+    sum = block_sum(sum);  // its barriers also publish every s_p
+    constexpr int CHUNKS = D / 4;
+    int groups = (int)blockDim.x / CHUNKS, c = 4 * (t % CHUNKS), grp = t / CHUNKS;
+    if (grp < groups) {
+        float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
+        const float* vg = v_cache + g * D + c;
+#pragma unroll 8
+        for (int u = grp; u < n; u += groups) {
+            float w = s_p[u];
+            float4 vv = *reinterpret_cast<const float4*>(vg + ((long long)s_tab[u / KV_BLOCK] * KV_BLOCK + u % KV_BLOCK) * kvw);
+            acc.x += w * vv.x;
+            acc.y += w * vv.y;
+            acc.z += w * vv.z;
+            acc.w += w * vv.w;
+        }
+        *reinterpret_cast<float4*>(partial + grp * D + c) = acc;
+    }
+    __syncthreads();
+    for (int e = t; e < D; e += blockDim.x) {
+        float o = 0.f;
+        for (int q = 0; q < groups; q++) o += partial[q * D + e];
+        out[e] = __float2bfloat16(o / sum);
+    }
+}
+
 
 // o[r, head] = softmax_u<=p(q . k_u / sqrt(d)) . v_u over the row's sequence, written as bf16 for the O projection.
-// One block (4 warps) per (row, query head).   grid (m, nH), block 128
+// One block (ATT_WARPS warps) per (row, query head).   grid (m, nH), block 32 * ATT_WARPS
 //
-// Up to ATT_SMEM_KEYS keys (every decode step of a short context): two passes with the scores in shared memory.
-// Pass 1 gives each thread whole keys (q . k_u from float4 loads, independent across threads), then the block's
-// max and sum; pass 2 gives each thread four output elements and a stride of keys (float4 V loads). A decode row
-// of a few hundred keys thus takes a few dependent steps instead of one per key and warp.
+// Up to ATT_SMEM_KEYS keys (every decode step of a short context): two passes with the scores in shared memory
+// (att_two_pass for d = 32, 64, 128; other widths below). Pass 1 gives each thread whole keys (q . k_u from float4
+// loads, independent across threads), then the block's max and sum; pass 2 gives each thread four output elements
+// and a stride of keys (float4 V loads). A decode row of a few hundred keys thus takes a few dependent steps instead
+// of one per key and warp.
 // Longer rows: warps take keys round-robin with an online softmax, each lane holding d/32 output elements
-// (d <= 256), and the four partial states are merged at the end.
+// (d <= 256), and the partial states of the warps are merged at the end.
 extern "C" __global__ void es_attention(const float* __restrict__ q, const float* __restrict__ k_cache,
                                         const float* __restrict__ v_cache, const int* __restrict__ row_pos,
                                         const int* __restrict__ row_table, const int* __restrict__ block_tables,
                                         int nH, int nKV, int d, float scale, __nv_bfloat16* __restrict__ out) {
     pdl_enter();
-    const int WARPS = 4;
+    const int WARPS = ATT_WARPS;
     __shared__ float s_m[WARPS], s_l[WARPS];
-    __shared__ float s_acc[WARPS][256];
+    __shared__ __align__(16) float s_acc[WARPS][256];
     __shared__ float s_p[ATT_SMEM_KEYS];
     __shared__ __align__(16) float s_q[256];
+    __shared__ int s_tab[ATT_SMEM_KEYS / KV_BLOCK];
     int r = blockIdx.x, hq = blockIdx.y, g = hq / (nH / nKV);
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     int kvw = nKV * d, p = row_pos[r];
@@ -131,6 +201,13 @@ extern "C" __global__ void es_attention(const float* __restrict__ q, const float
     const float* qr = q + (long long)r * nH * d + hq * d;
     if (p < ATT_SMEM_KEYS) {
         int n = p + 1;
+        __nv_bfloat16* o = out + (long long)r * nH * d + hq * d;
+        switch (d) {  // s_acc holds the groups' partial sums: blockDim * 4 floats
+            case 32: att_two_pass<32>(qr, k_cache, v_cache, table, n, kvw, g, scale, o, s_p, s_q, &s_acc[0][0], s_tab, s_m); return;
+            case 64: att_two_pass<64>(qr, k_cache, v_cache, table, n, kvw, g, scale, o, s_p, s_q, &s_acc[0][0], s_tab, s_m); return;
+            case 128: att_two_pass<128>(qr, k_cache, v_cache, table, n, kvw, g, scale, o, s_p, s_q, &s_acc[0][0], s_tab, s_m); return;
+            default: break;
+        }
         for (int c = threadIdx.x; c < d; c += blockDim.x) s_q[c] = qr[c] * scale;
         __syncthreads();
         float mx = -INFINITY;
@@ -160,7 +237,7 @@ extern "C" __global__ void es_attention(const float* __restrict__ q, const float
             sum += e;
         }
         sum = block_sum(sum);  // its barriers also publish every s_p
-        float* partial = &s_acc[0][0];  // [groups][d] <= 4 * 256 floats
+        float* partial = &s_acc[0][0];  // [groups][d] <= 4 * blockDim floats
         int groups;
         if ((d & 3) == 0 && d / 4 <= (int)blockDim.x) {
             // pass 2: thread t sums the 4 elements of column chunk t % (d/4) over keys t / (d/4) + i * groups

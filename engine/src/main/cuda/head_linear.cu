@@ -222,23 +222,33 @@ extern "C" __global__ void es_draft_first(const float* __restrict__ logits, int 
 // (CudaFeatureHead.draftAfter). Chunk c holds t = k + 1 target rows c*t.. (its last committed token, then k drafts)
 // and the head's first step ran over the same rows with entry tokens = the target's argmax per row: the entries are
 // right up to the first rejection whatever it is, since an accepted draft equals the target's argmax there. So
-// a = the drafts accepted (the first i with tokens[c*t+1+i] != sampled[c*t+i]); the bonus is sampled[c*t+a]; the
-// first draft is the argmax key of head logits row c*t+a, and the chain's links start from that row: its output
-// row (chain[cap + c]) and link positions (chain[2*j*cap + c] = pos[c*t] + a + j: the head's entries sit at the
+// a = the drafts accepted (the first i with tokens[c*t+1+i] != sampled[c*t+i], found by one warp ballot per 32
+// drafts); the bonus is sampled[c*t+a]; the first draft is the argmax key of head row c*t+a (row_keys: the first
+// step's es_hl_lm_head left one per row), and the chain's links start from that row: its output row
+// (chain[cap + c]) and link positions (chain[2*j*cap + c] = pos[c*t] + a + j: the head's entries sit at the
 // target's positions, one behind their tokens). verdict[2c], [2c+1] = a, bonus. Chunks c >= real (padding) take
-// a = 0.   grid (chain rows), block 256
+// a = 0.   grid (chain rows), block 32
 extern "C" __global__ void es_spec_accept(const int* __restrict__ tokens, const int* __restrict__ sampled,
-                                          const int* __restrict__ pos, int t, int real, const float* __restrict__ logits,
-                                          int v, int* __restrict__ chain, int cap, int steps, int* __restrict__ verdict,
+                                          const int* __restrict__ pos, int t, int real,
+                                          const unsigned long long* __restrict__ row_keys, int* __restrict__ chain,
+                                          int cap, int steps, int* __restrict__ verdict,
                                           unsigned long long* __restrict__ packed) {
     pdl_enter();
-    int c = blockIdx.x, base = c * t, a = 0;
-    if (c < real) while (a < t - 1 && tokens[base + 1 + a] == sampled[base + a]) a++;
-    unsigned long long k = hl_row_key(logits + (long long)(base + a) * v, v);
-    if (threadIdx.x == 0) {
-        packed[c] = k;
+    int c = blockIdx.x, base = c * t, lane = threadIdx.x, a = c < real ? t - 1 : 0;
+    if (c < real) {
+        for (int i0 = 0; i0 < t - 1; i0 += 32) {
+            int i = i0 + lane;
+            unsigned int miss = __ballot_sync(0xffffffffu, i < t - 1 && tokens[base + 1 + i] != sampled[base + i]);
+            if (miss) {
+                a = i0 + __ffs(miss) - 1;
+                break;
+            }
+        }
+    }
+    for (int j = 1 + lane; j < steps; j += 32) chain[2 * j * cap + c] = pos[base] + a + j;
+    if (lane == 0) {
+        packed[c] = row_keys[base + a];
         chain[cap + c] = base + a;
-        for (int j = 1; j < steps; j++) chain[2 * j * cap + c] = pos[base] + a + j;
         verdict[2 * c] = a;
         verdict[2 * c + 1] = sampled[base + a];
     }

@@ -30,6 +30,7 @@ class BenchSpecCommandTest {
         assertEquals("0", r[0], r[2]);
         JsonNode report = new ObjectMapper().readTree(r[1]);
         assertEquals(2, report.path("prompts").asInt());
+        assertEquals(1, report.path("speed_prompts").asInt(), report.toString());
         assertTrue(report.path("plain_tokens_per_second_batch1").asDouble() > 0);
         assertTrue(report.path("plain_prefill_ms_batch1").asDouble() > 0, report.toString());
         // plain decoding commits one token a pass (the prompt's first comes from its prefill)
@@ -53,8 +54,10 @@ class BenchSpecCommandTest {
 
     @Test
     void tablePrintsAHeaderAndARowPerConfiguration() {
-        String[] r = run("--num-prompts", "1", "--max-tokens", "16", "--methods", "eagle", "--k", "1");
+        String[] r = run("--num-prompts", "2", "--max-tokens", "16", "--methods", "eagle", "--k", "1");
         assertEquals("0", r[0], r[2]);
+        // batch 1 runs every prompt unless --speed-prompts says fewer
+        assertTrue(r[1].contains("(2 prompts one at a time)"), r[1]);
         assertTrue(r[1].contains("plain decoding:"), r[1]);
         assertTrue(r[1].matches("(?s).*\\neagle +1 +[0-9.]+ +0\\.829 .*"), r[1]);
     }
@@ -78,5 +81,8 @@ class BenchSpecCommandTest {
         r = run("--repeats", "0");
         assertEquals("2", r[0]);
         assertTrue(r[2].contains("--repeats must be >= 1"), r[2]);
+        r = run("--speed-prompts", "-1");
+        assertEquals("2", r[0]);
+        assertTrue(r[2].contains("--speed-prompts >= 0 (0: all prompts)"), r[2]);
     }
 }

@@ -22,6 +22,8 @@ final class DecoderKernels {
     /** Rows one block of the {@code head_linear.cu} kernels stages ({@code HL_ROWS} there). */
     static final int HL_ROWS = 8;
     private static final int HL_WARPS = 8, HL_THREADS = 32 * HL_WARPS;
+    /** Threads of an attention block: 32 * ATT_WARPS of decoder.cu. */
+    private static final int ATTENTION_THREADS = 256;
     /** Dynamic shared memory a kernel may take without an opt-in. */
     private static final int SMEM_LIMIT = 48 * 1024;
 
@@ -125,8 +127,8 @@ final class DecoderKernels {
 
     void attention(long stream, int rows, long q, long kCache, long vCache, long rowPos, long rowTable, long blockTables,
                    int nH, int nKV, int d, float scale, long out) {
-        launch(attention, Dim3.of(rows, nH), Dim3.of(128), 0, stream, KernelArgs.create().ptr(q).ptr(kCache).ptr(vCache)
-                .ptr(rowPos).ptr(rowTable).ptr(blockTables).i32(nH).i32(nKV).i32(d).f32(scale).ptr(out));
+        launch(attention, Dim3.of(rows, nH), Dim3.of(ATTENTION_THREADS), 0, stream, KernelArgs.create().ptr(q).ptr(kCache)
+                .ptr(vCache).ptr(rowPos).ptr(rowTable).ptr(blockTables).i32(nH).i32(nKV).i32(d).f32(scale).ptr(out));
     }
 
     void addBf16(long stream, long x, long add, long n) {
@@ -156,14 +158,14 @@ final class DecoderKernels {
 
     /**
      * The verdict of a greedy verification and the first draft after it ({@code es_spec_accept}): per chain row, the
-     * drafts accepted and the bonus token into {@code verdict}, the first draft's key into {@code packed}, and the
-     * chain's start row and link positions (in {@code chain}, {@code cap} ints a block: the target's positions plus
-     * the accepted count).
+     * drafts accepted and the bonus token into {@code verdict}, the first draft's key (from {@code rowKeys}, the
+     * argmax key of every row of the head's first step) into {@code packed}, and the chain's start row and link
+     * positions (in {@code chain}, {@code cap} ints a block: the target's positions plus the accepted count).
      */
-    void specAccept(long stream, int chainRows, long tokens, long sampled, long positions, int t, int real, long logits,
-                    int vocab, long chain, int cap, int steps, long verdict, long packed) {
-        launch(specAccept, Dim3.of(chainRows), Dim3.of(256), 0, stream, KernelArgs.create().ptr(tokens).ptr(sampled)
-                .ptr(positions).i32(t).i32(real).ptr(logits).i32(vocab).ptr(chain).i32(cap).i32(steps).ptr(verdict)
+    void specAccept(long stream, int chainRows, long tokens, long sampled, long positions, int t, int real, long rowKeys,
+                    long chain, int cap, int steps, long verdict, long packed) {
+        launch(specAccept, Dim3.of(chainRows), Dim3.of(32), 0, stream, KernelArgs.create().ptr(tokens).ptr(sampled)
+                .ptr(positions).i32(t).i32(real).ptr(rowKeys).ptr(chain).i32(cap).i32(steps).ptr(verdict)
                 .ptr(packed));
     }
 
