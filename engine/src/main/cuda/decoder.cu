@@ -106,6 +106,24 @@ extern "C" __global__ void es_qkv_rope_append(const float* __restrict__ qkv, con
 #define ATT_SMEM_KEYS 2048
 #define ATT_WARPS 8
 
+// Scores s_p[0..n) (key u written by thread u % blockDim, which holds their max in mx) to exp(score - max) in place;
+// returns their sum to every thread, every s_p published. s_red: a float per warp.
+__device__ __forceinline__ float att_softmax(float* s_p, int n, float mx, float* s_red) {
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    mx = warp_max(mx);
+    if (lane == 0) s_red[warp] = mx;
+    __syncthreads();
+    mx = s_red[0];
+    for (int w = 1; w < (int)(blockDim.x >> 5); w++) mx = fmaxf(mx, s_red[w]);
+    float sum = 0.f;
+    for (int u = threadIdx.x; u < n; u += blockDim.x) {  // the keys this thread scored: no barrier needed before
+        float e = __expf(s_p[u] - mx);
+        s_p[u] = e;
+        sum += e;
+    }
+    return block_sum(sum);  // its barriers also publish every s_p
+}
+
 // The two-pass form for a head width D known at compile time (the common 32, 64, 128): every load of a pass is issued
 // before the arithmetic that needs it, so a pass costs one dependent round trip to L2 instead of one per float4 (a
 // runtime-width loop loads, multiplies, then loads the next). The row's block table is staged in shared memory first,
@@ -117,7 +135,7 @@ __device__ __forceinline__ void att_two_pass(const float* __restrict__ qr, const
                                              const float* __restrict__ v_cache, const int* __restrict__ table, int n,
                                              int kvw, int g, float scale, __nv_bfloat16* __restrict__ out,
                                              float* s_p, float* s_q, float* partial, int* s_tab, float* s_red) {
-    int t = threadIdx.x, lane = t & 31, warp = t >> 5;
+    int t = threadIdx.x;
     for (int i = t; i < (n + KV_BLOCK - 1) / KV_BLOCK; i += blockDim.x) s_tab[i] = table[i];
     if (t < D) s_q[t] = qr[t] * scale;
     __syncthreads();
@@ -136,18 +154,7 @@ __device__ __forceinline__ void att_two_pass(const float* __restrict__ qr, const
         s_p[u] = dot;
         mx = fmaxf(mx, dot);
     }
-    mx = warp_max(mx);
-    if (lane == 0) s_red[warp] = mx;
-    __syncthreads();
-    mx = s_red[0];
-    for (int w = 1; w < (int)(blockDim.x >> 5); w++) mx = fmaxf(mx, s_red[w]);
-    float sum = 0.f;
-    for (int u = t; u < n; u += blockDim.x) {  // the keys this thread scored: no barrier needed before
-        float e = __expf(s_p[u] - mx);
-        s_p[u] = e;
-        sum += e;
-    }
-    sum = block_sum(sum);  // its barriers also publish every s_p
+    float sum = att_softmax(s_p, n, mx, s_red);
     constexpr int CHUNKS = D / 4;
     int groups = (int)blockDim.x / CHUNKS, c = 4 * (t % CHUNKS), grp = t / CHUNKS;
     if (grp < groups) {
@@ -225,18 +232,7 @@ extern "C" __global__ void es_attention(const float* __restrict__ q, const float
             s_p[u] = dot;
             mx = fmaxf(mx, dot);
         }
-        mx = warp_max(mx);
-        if (lane == 0) s_m[warp] = mx;
-        __syncthreads();
-        mx = s_m[0];
-        for (int w = 1; w < WARPS; w++) mx = fmaxf(mx, s_m[w]);
-        float sum = 0.f;
-        for (int u = threadIdx.x; u < n; u += blockDim.x) {
-            float e = __expf(s_p[u] - mx);
-            s_p[u] = e;
-            sum += e;
-        }
-        sum = block_sum(sum);  // its barriers also publish every s_p
+        float sum = att_softmax(s_p, n, mx, s_m);
         float* partial = &s_acc[0][0];  // [groups][d] <= 4 * blockDim floats
         int groups;
         if ((d & 3) == 0 && d / 4 <= (int)blockDim.x) {
