@@ -71,7 +71,7 @@ public final class BenchSpecCommand implements Callable<Integer> {
     @Option(names = "--speed-prompts", paramLabel = "N", defaultValue = "0",
             description = "Prompts run one at a time for the batch-1 tokens/s (default: 0 = all of --num-prompts; capped"
                     + " at --num-prompts; acceptance varies by prompt, so a handful of prompts overstates or understates"
-                    + " the speed-up: the first 16 of spec-prompts.jsonl accept 3% less than all 64).")
+                    + " the speed-up: the first 16 of spec-prompts.jsonl accept 3%% less than all 64).")
     int speedPrompts;
 
     @Option(names = "--repeats", paramLabel = "N", defaultValue = "3",
@@ -82,8 +82,9 @@ public final class BenchSpecCommand implements Callable<Integer> {
 
     @Option(names = "--jit-warmup", paramLabel = "N", defaultValue = "3000",
             description = "On the GPU, untimed batch-1 target passes over the speed prompts before each method x k is timed"
-                    + " (default: ${DEFAULT-VALUE}), so that the host loop and the proposer run compiled, as in a server:"
-                    + " a GPU pass is short enough that interpreted or C1 code shows in it.")
+                    + " (default: ${DEFAULT-VALUE}; with N > 0 at least two runs over the speed prompts too), so that the"
+                    + " host loop and the proposer run compiled, as in a server: a GPU pass is short enough that"
+                    + " interpreted or C1 code shows in it. 0: no warm-up.")
     int jitWarmup;
 
     @Option(names = "--moe-backend", paramLabel = "NAME", defaultValue = "auto", description = "The target's MoE backend (default: ${DEFAULT-VALUE}).")
@@ -229,11 +230,14 @@ public final class BenchSpecCommand implements Callable<Integer> {
                 outputs.addAll(r.tokens());
             }
             if (device.isCuda()) {
-                // the batch-1 loop untimed until --jit-warmup target passes ran: a GPU step is short enough that
-                // interpreted or C1-compiled host code shows in it (one pass over 16 prompts, ~600 passes, left the
-                // proposer of a method's first k half compiled: eagle k=1 drafted slower than eagle k=2)
-                for (long passes = 0, i = 0; passes < jitWarmup; i++) {
-                    passes += generator.generate(List.of(all.get((int) (i % speedPromptCount(all.size())))), greedy,
+                // the batch-1 loop untimed until --jit-warmup target passes ran and, with any warm-up, every speed
+                // prompt twice: a GPU step is short enough that interpreted or C1-compiled host code shows in it (one
+                // pass over 16 prompts, ~600 passes, left the proposer of a method's first k half compiled: eagle k=1
+                // drafted slower than eagle k=2); counting passes alone gave plain decoding, one pass a token, 23
+                // prompts and so a colder prefill than the methods (plain reached its steady speed after ~128 prompts)
+                int prompts = speedPromptCount(all.size());
+                for (long passes = 0, i = 0; jitWarmup > 0 && (passes < jitWarmup || i < 2L * prompts); i++) {
+                    passes += generator.generate(List.of(all.get((int) (i % prompts))), greedy,
                             BatchListener.NONE).metrics().targetPasses();
                 }
             }
