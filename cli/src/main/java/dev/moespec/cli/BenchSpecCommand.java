@@ -257,15 +257,15 @@ public final class BenchSpecCommand implements Callable<Integer> {
         }
     }
 
-    /**
-     * One run of the speed prompts at batch 1: tokens/s, where an iteration went, a prompt's prefill (its pass and first
-     * token, in ms), how it drafted.
-     */
     /** The prompts run one at a time: --speed-prompts of the {@code available}, all of them for 0. */
     private int speedPromptCount(int available) {
         return speedPrompts == 0 ? available : Math.min(speedPrompts, available);
     }
 
+    /**
+     * One run of the speed prompts at batch 1: tokens/s, where an iteration went, a prompt's prefill (its pass and first
+     * token, in ms), how it drafted.
+     */
     private record BatchOne(double tokensPerSecond, StepTime step, double prefillMs, String drafting) {}
 
     private BatchOne batchOne(SpeculativeGenerator generator, List<int[]> all, SamplingParams greedy) {
