@@ -102,6 +102,15 @@ public final class BenchSpecCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print the results as JSON instead of a table.")
     boolean json;
 
+    @Option(names = "--fork", description = "Measure plain decoding and each method x k in a JVM of its own, as JMH forks"
+            + " (default: all in this JVM). In one JVM the host code ends up compiled for every configuration run before,"
+            + " which measured each a few percent slower than a JVM of its own, and not by the same amount for each.")
+    boolean fork;
+
+    /** Set by --fork on its children: the one configuration to measure ("plain" or METHOD:K), as JSON. */
+    @Option(names = "--only", paramLabel = "CONFIG", hidden = true)
+    String only;
+
     @Option(names = "--device", paramLabel = "auto|cpu|cuda", defaultValue = "auto",
             description = "Where to run (default: ${DEFAULT-VALUE}: the GPU when usable).")
     String device;
@@ -110,7 +119,16 @@ public final class BenchSpecCommand implements Callable<Integer> {
     record Row(String method, int k, double meanAccepted, Double evalMeanAccepted, Double deltaPercent,
                double acceptanceRate, double meanAcceptanceLength, double greedyMatchFraction, double tokensPerSecondBatch1,
                double tokensPerSecondBatched, double speedupBatch1, double speedupBatched, String targetMoeBackend,
-               String draftMoeBackend, StepTime stepBatch1, double prefillMsBatch1, String drafting) {}
+               String draftMoeBackend, StepTime stepBatch1, double prefillMsBatch1, String drafting) {
+        /** This row with its speed-ups against plain decoding's tokens/s at batch 1 and batched (0 when not measured). */
+        Row against(double plainBatch1, double plainBatched) {
+            return new Row(method, k, meanAccepted, evalMeanAccepted, deltaPercent, acceptanceRate, meanAcceptanceLength,
+                    greedyMatchFraction, tokensPerSecondBatch1, tokensPerSecondBatched,
+                    plainBatch1 > 0 ? tokensPerSecondBatch1 / plainBatch1 : 0,
+                    plainBatched > 0 ? tokensPerSecondBatched / plainBatched : 0, targetMoeBackend, draftMoeBackend,
+                    stepBatch1, prefillMsBatch1, drafting);
+        }
+    }
 
     /**
      * Where one batch-1 iteration (one target pass) goes, in ms: the proposer's drafting, the target's verification
@@ -148,26 +166,38 @@ public final class BenchSpecCommand implements Callable<Integer> {
         if (!where.equals("auto") && !where.equals("cpu") && !where.equals("cuda")) {
             throw new UserInputException("unknown --device '" + this.device + "'; valid values: auto, cpu, cuda");
         }
+        List<Configuration> configurations = configurations();
+        List<String> ids = configurations.stream().map(Configuration::id).toList();
+        if (only != null && !only.equals(PLAIN) && !ids.contains(only)) {
+            throw new UserInputException("--only " + only + " is none of this run's configurations: " + PLAIN + ", "
+                    + String.join(", ", ids));
+        }
+        if (fork && only == null) {
+            Report report = BenchForks.run(childArguments(), ids, err(), json);
+            out.print(json ? SpecReport.json(report) + "\n" : table(report));
+            out.flush();
+            return 0;
+        }
         DeviceInfo device = GenerateCommand.device(where, err());
         SamplingParams greedy = new SamplingParams(0, 0, 1, OptionalLong.empty(), maxTokens, true);
 
-        Measured plain = measure(config(targetDir, null, 0), device, all, greedy, null);
+        // a child measuring one method still decodes plainly once, untimed, for the greedy-match reference
+        Measured plain = measure(config(targetDir, null, 0), device, all, greedy, null, only == null || only.equals(PLAIN));
         List<Row> rows = new ArrayList<>();
-        for (String method : methods) {
-            for (int k : ks) {
-                if (method.equals("medusa") && k > 3) continue;
-                if (method.equals("ngram") && ks.contains(4) && k != 4) continue;  // eval.json has ngram at k=4 only
-                Measured m = measure(config(targetDir, method, k), device, all, greedy, plain.outputs);
-                OptionalDouble expected = evalMeanAccepted(eval, method, k);
-                rows.add(new Row(method, k, m.meanAccepted, expected.isPresent() ? expected.getAsDouble() : null,
-                        expected.isPresent() ? 100 * (m.meanAccepted / expected.getAsDouble() - 1) : null,
-                        m.acceptanceRate, m.meanAcceptanceLength, m.greedyMatch, m.tpsBatch1, m.tpsBatched,
-                        m.tpsBatch1 / plain.tpsBatch1, m.tpsBatched / plain.tpsBatched, m.targetBackend, m.draftBackend,
-                        m.stepBatch1, m.prefillMsBatch1, m.drafting));
-                if (!json) {
-                    err().printf(Locale.ROOT, "bench spec: %s k=%d done%n", method, k);
-                    err().flush();
-                }
+        for (Configuration c : configurations) {
+            if (only != null && !only.equals(c.id())) continue;
+            String method = c.method();
+            int k = c.k();
+            Measured m = measure(config(targetDir, method, k), device, all, greedy, plain.outputs, true);
+            OptionalDouble expected = evalMeanAccepted(eval, method, k);
+            rows.add(new Row(method, k, m.meanAccepted, expected.isPresent() ? expected.getAsDouble() : null,
+                    expected.isPresent() ? 100 * (m.meanAccepted / expected.getAsDouble() - 1) : null,
+                    m.acceptanceRate, m.meanAcceptanceLength, m.greedyMatch, m.tpsBatch1, m.tpsBatched, 0, 0,
+                    m.targetBackend, m.draftBackend, m.stepBatch1, m.prefillMsBatch1, m.drafting)
+                    .against(plain.tpsBatch1, plain.tpsBatched));
+            if (!json) {
+                err().printf(Locale.ROOT, "bench spec: %s k=%d done%n", method, k);
+                err().flush();
             }
         }
         Report report = new Report(device.isCuda() ? device.name() : "cpu", all.size(), maxTokens, batch,
@@ -176,6 +206,41 @@ public final class BenchSpecCommand implements Callable<Integer> {
         out.print(json ? SpecReport.json(report) + "\n" : table(report));
         out.flush();
         return 0;
+    }
+
+    /** --only's name for plain decoding. */
+    static final String PLAIN = "plain";
+
+    /** One method × k of a run; {@link #id} is its --only name. */
+    private record Configuration(String method, int k) {
+        String id() {
+            return method + ":" + k;
+        }
+    }
+
+    /** The method × k configurations of this run, in table order. */
+    private List<Configuration> configurations() {
+        List<Configuration> out = new ArrayList<>();
+        for (String method : methods) {
+            for (int k : ks) {
+                if (method.equals("medusa") && k > 3) continue;
+                if (method.equals("ngram") && ks.contains(4) && k != 4) continue;  // eval.json has ngram at k=4 only
+                out.add(new Configuration(method, k));
+            }
+        }
+        return out;
+    }
+
+    /** This run's options for a --fork child (which adds --only and --json). */
+    private List<String> childArguments() {
+        List<String> a = new ArrayList<>(List.of("--num-prompts", String.valueOf(numPrompts), "--max-tokens",
+                String.valueOf(maxTokens), "--batch", String.valueOf(batch), "--speed-prompts", String.valueOf(speedPrompts),
+                "--repeats", String.valueOf(repeats), "--jit-warmup", String.valueOf(jitWarmup), "--moe-backend", moeBackend,
+                "--kv-cache-memory", String.valueOf(kvCacheMemory), "--device", device));
+        if (draftMoeBackend != null) a.addAll(List.of("--draft-moe-backend", draftMoeBackend));
+        if (prompts != null) a.addAll(List.of("--prompts", prompts.toString()));
+        if (bos) a.add("--bos");
+        return a;
     }
 
     private PrintWriter err() {
@@ -205,14 +270,25 @@ public final class BenchSpecCommand implements Callable<Integer> {
                             String draftBackend, StepTime stepBatch1, double prefillMsBatch1, String drafting) {}
 
     private Measured measure(EngineConfig config, DeviceInfo device, List<int[]> all, SamplingParams greedy,
-                             List<int[]> reference) {
+                             List<int[]> reference, boolean timeBatch1) {
         try (Engine engine = Engine.build(config, device, Thread.currentThread().getContextClassLoader());
              SpecDecodeSession session = SpecDecodeSession.open(engine, kvCacheMemory)) {
             var generator = session.generator(256);
-            if (device.isCuda()) {
+            if (device.isCuda() && timeBatch1) {
                 // untimed warm-up at both batch sizes: kernel loading, MoE weight upload and graph captures
                 generator.generate(all.subList(0, Math.min(all.size(), batch)), greedy, BatchListener.NONE);
                 generator.generate(List.of(all.getFirst()), greedy, BatchListener.NONE);
+                // then untimed batch-1 runs until --jit-warmup target passes ran and, with any warm-up, every speed
+                // prompt twice: a GPU step is short enough that interpreted or C1-compiled host code shows in it (one
+                // pass over 16 prompts, ~600 passes, left the proposer of a method's first k half compiled: eagle k=1
+                // drafted slower than eagle k=2); counting passes alone gave plain decoding, one pass a token, 23
+                // prompts and so a colder prefill than the methods (plain reached its steady speed after ~128 prompts);
+                // before the batched run too, which --fork's children would otherwise time half compiled
+                int prompts = speedPromptCount(all.size());
+                for (long passes = 0, i = 0; jitWarmup > 0 && (passes < jitWarmup || i < 2L * prompts); i++) {
+                    passes += generator.generate(List.of(all.get((int) (i % prompts))), greedy,
+                            BatchListener.NONE).metrics().targetPasses();
+                }
             }
             long accepted = 0, steps = 0, drafts = 0, draftTokens = 0, tokens = 0;
             double seconds = 0;
@@ -229,23 +305,11 @@ public final class BenchSpecCommand implements Callable<Integer> {
                 seconds += m.totalSeconds();
                 outputs.addAll(r.tokens());
             }
-            if (device.isCuda()) {
-                // the batch-1 loop untimed until --jit-warmup target passes ran and, with any warm-up, every speed
-                // prompt twice: a GPU step is short enough that interpreted or C1-compiled host code shows in it (one
-                // pass over 16 prompts, ~600 passes, left the proposer of a method's first k half compiled: eagle k=1
-                // drafted slower than eagle k=2); counting passes alone gave plain decoding, one pass a token, 23
-                // prompts and so a colder prefill than the methods (plain reached its steady speed after ~128 prompts)
-                int prompts = speedPromptCount(all.size());
-                for (long passes = 0, i = 0; jitWarmup > 0 && (passes < jitWarmup || i < 2L * prompts); i++) {
-                    passes += generator.generate(List.of(all.get((int) (i % prompts))), greedy,
-                            BatchListener.NONE).metrics().targetPasses();
-                }
-            }
             // batch 1: --repeats runs over the speed prompts, the median one (by tokens/s) reported
             List<BatchOne> runs = new ArrayList<>();
-            for (int rep = 0; rep < repeats; rep++) runs.add(batchOne(generator, all, greedy));
+            for (int rep = 0; timeBatch1 && rep < repeats; rep++) runs.add(batchOne(generator, all, greedy));
             runs.sort(Comparator.comparingDouble(BatchOne::tokensPerSecond));
-            BatchOne one = runs.get(runs.size() / 2);
+            BatchOne one = runs.isEmpty() ? new BatchOne(0, new StepTime(0, 0, 0, 0), 0, "-") : runs.get(runs.size() / 2);
             int match = 0;
             if (reference != null) {
                 for (int i = 0; i < outputs.size(); i++) if (Arrays.equals(outputs.get(i), reference.get(i))) match++;

@@ -63,6 +63,24 @@ class BenchSpecCommandTest {
     }
 
     @Test
+    void forkMeasuresEveryConfigurationInAJvmOfItsOwnAndMergesThem() throws Exception {
+        String[] r = run("--json", "--fork", "--num-prompts", "1", "--max-tokens", "8", "--methods", "eagle", "--k", "1");
+        assertEquals("0", r[0], r[2]);
+        JsonNode report = new ObjectMapper().readTree(r[1]);
+        assertEquals(1, report.path("prompts").asInt());
+        double plain = report.path("plain_tokens_per_second_batch1").asDouble();
+        assertTrue(plain > 0, report.toString());
+        JsonNode rows = report.path("rows");
+        assertEquals(1, rows.size(), rows.toString());
+        JsonNode eagle = rows.get(0);
+        assertEquals("eagle", eagle.path("method").asText());
+        assertEquals(1.0, eagle.path("greedy_match_fraction").asDouble(), eagle.toString());
+        // the child measured eagle without plain's timing; the parent takes the speed-up against the plain child's
+        assertEquals(eagle.path("tokens_per_second_batch1").asDouble() / plain, eagle.path("speedup_batch1").asDouble(), 1e-9);
+        assertTrue(eagle.path("speedup_batch1").asDouble() > 0, eagle.toString());
+    }
+
+    @Test
     void isRegisteredUnderMoespecBench() {
         StringWriter out = new StringWriter(), err = new StringWriter();
         assertEquals(0, Moespec.run(new PrintWriter(out, true), new PrintWriter(err, true), "bench", "spec", "--help"),
@@ -81,6 +99,9 @@ class BenchSpecCommandTest {
         r = run("--repeats", "0");
         assertEquals("2", r[0]);
         assertTrue(r[2].contains("--repeats must be >= 1"), r[2]);
+        r = run("--only", "eagle:9", "--methods", "eagle", "--k", "1");
+        assertEquals("2", r[0]);
+        assertTrue(r[2].contains("--only eagle:9 is none of this run's configurations: plain, eagle:1"), r[2]);
         r = run("--speed-prompts", "-1");
         assertEquals("2", r[0]);
         assertTrue(r[2].contains("--speed-prompts >= 0 (0: all prompts)"), r[2]);
