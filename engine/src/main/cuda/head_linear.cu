@@ -189,9 +189,13 @@ __device__ __forceinline__ int hl_argmax_id(unsigned long long key) {
     return key == 0ull ? 0 : (int)(0xffffffffu - (unsigned int)(key & 0xffffffffu));
 }
 
-// The argmax key of a logits row of v over the block; thread 0 returns it (the others a partial).
-__device__ __forceinline__ unsigned long long hl_row_key(const float* __restrict__ row, int v) {
+// The first link of a drafting chain: packed[c] = the argmax key of logits row logit_rows[c] (a step's logits from
+// either path), for the next link's es_hl_combine.   grid (chunks), block 256
+extern "C" __global__ void es_draft_first(const float* __restrict__ logits, int v, const int* __restrict__ logit_rows,
+                                          unsigned long long* __restrict__ packed) {
+    pdl_enter();
     __shared__ unsigned long long keys[32];
+    const float* row = logits + (long long)logit_rows[blockIdx.x] * v;
     unsigned long long k = 0ull;
     for (int i = threadIdx.x; i < v; i += blockDim.x) {
         unsigned long long ki = hl_argmax_key(row[i], i);
@@ -205,17 +209,8 @@ __device__ __forceinline__ unsigned long long hl_row_key(const float* __restrict
     __syncthreads();
     if (threadIdx.x == 0) {
         for (int w = 1; w < (int)(blockDim.x >> 5); w++) k = keys[w] > k ? keys[w] : k;
+        packed[blockIdx.x] = k;
     }
-    return k;
-}
-
-// The first link of a drafting chain: packed[c] = the argmax key of logits row logit_rows[c] (a step's logits from
-// either path), for the next link's es_hl_combine.   grid (chunks), block 256
-extern "C" __global__ void es_draft_first(const float* __restrict__ logits, int v, const int* __restrict__ logit_rows,
-                                          unsigned long long* __restrict__ packed) {
-    pdl_enter();
-    unsigned long long k = hl_row_key(logits + (long long)logit_rows[blockIdx.x] * v, v);
-    if (threadIdx.x == 0) packed[blockIdx.x] = k;
 }
 
 // A greedy verification's verdict and the next round's first draft, for drafting fused behind the target's pass

@@ -290,21 +290,15 @@ public final class BenchSpecCommand implements Callable<Integer> {
                             BatchListener.NONE).metrics().targetPasses();
                 }
             }
-            long accepted = 0, steps = 0, drafts = 0, draftTokens = 0, tokens = 0;
-            double seconds = 0;
             List<int[]> outputs = new ArrayList<>();
+            List<SpecMetrics> batches = new ArrayList<>();
             for (int from = 0; from < all.size(); from += batch) {
                 SpecGenerationResult r = generator.generate(all.subList(from, Math.min(all.size(), from + batch)), greedy,
                         BatchListener.NONE);
-                SpecMetrics m = r.metrics();
-                accepted += m.acceptedTokens();
-                steps += m.verifySteps();
-                drafts += m.drafts();
-                draftTokens += m.draftTokens();
-                tokens += m.newTokens();
-                seconds += m.totalSeconds();
+                batches.add(r.metrics());
                 outputs.addAll(r.tokens());
             }
+            SpecMetrics batched = SpecMetrics.sum(batches);
             // batch 1: --repeats runs over the speed prompts, the median one (by tokens/s) reported
             List<BatchOne> runs = new ArrayList<>();
             for (int rep = 0; timeBatch1 && rep < repeats; rep++) runs.add(batchOne(generator, all, greedy));
@@ -314,9 +308,9 @@ public final class BenchSpecCommand implements Callable<Integer> {
             if (reference != null) {
                 for (int i = 0; i < outputs.size(); i++) if (Arrays.equals(outputs.get(i), reference.get(i))) match++;
             }
-            return new Measured(steps == 0 ? 0 : accepted / (double) steps, draftTokens == 0 ? 0 : accepted / (double) draftTokens,
-                    drafts == 0 ? 1 : 1 + accepted / (double) drafts, reference == null ? 1 : match / (double) outputs.size(),
-                    one.tokensPerSecond(), tokens / seconds, outputs, session.backends().get("target"),
+            return new Measured(batched.meanAcceptedPerStep(), batched.acceptanceRate(), batched.meanAcceptanceLength(),
+                    reference == null ? 1 : match / (double) outputs.size(), one.tokensPerSecond(), batched.tokensPerSecond(),
+                    outputs, session.backends().get("target"),
                     session.backends().getOrDefault("draft", "-"), one.step(), one.prefillMs(), one.drafting());
         }
     }
@@ -333,26 +327,17 @@ public final class BenchSpecCommand implements Callable<Integer> {
     private record BatchOne(double tokensPerSecond, StepTime step, double prefillMs, String drafting) {}
 
     private BatchOne batchOne(SpeculativeGenerator generator, List<int[]> all, SamplingParams greedy) {
-        long tokens = 0, passes = 0, fused = 0;
-        double seconds = 0, draft = 0, verify = 0, targetPass = 0, prefill = 0;
         int n = speedPromptCount(all.size());
-        for (int i = 0; i < n; i++) {
-            SpecMetrics m = generator.generate(List.of(all.get(i)), greedy, BatchListener.NONE).metrics();
-            tokens += m.newTokens();
-            seconds += m.totalSeconds();
-            passes += m.targetPasses();
-            fused += m.fusedRounds();
-            draft += m.proposeSeconds();
-            verify += m.verifySeconds();
-            targetPass += m.targetPassSeconds();
-            prefill += m.prefillSeconds();
-        }
+        List<SpecMetrics> prompts = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) prompts.add(generator.generate(List.of(all.get(i)), greedy, BatchListener.NONE).metrics());
+        SpecMetrics m = SpecMetrics.sum(prompts);
+        long passes = m.targetPasses();
         double perPass = passes == 0 ? 0 : 1e3 / passes;
         // the first token of a prompt comes from its prefill pass
-        double perPassTokens = passes == 0 ? 0 : (tokens - n) / (double) passes;
-        return new BatchOne(tokens / seconds, new StepTime(draft * perPass, targetPass * perPass, (verify - targetPass) * perPass,
-                perPassTokens),
-                1e3 * prefill / n, fused == 0 ? "proposer" : fused == passes ? "fused" : "mixed");
+        double perPassTokens = passes == 0 ? 0 : (m.newTokens() - n) / (double) passes;
+        return new BatchOne(m.tokensPerSecond(), new StepTime(m.proposeSeconds() * perPass, m.targetPassSeconds() * perPass,
+                (m.verifySeconds() - m.targetPassSeconds()) * perPass, perPassTokens), 1e3 * m.prefillSeconds() / n,
+                m.fusedRounds() == 0 ? "proposer" : m.fusedRounds() == passes ? "fused" : "mixed");
     }
 
     private String table(Report r) {

@@ -311,7 +311,6 @@ public final class CudaFeatureHead implements DraftNetwork {
             row += entries;
         }
         b.chain.copyFromAsync(cm.asSlice(0, 4L * b.chainInts(steps)), stream);
-        lastLayout = null; // the fused round's tables are overwritten
         if (!graph) forward(rows, n);
         runChain(graph ? rows : 0, chainRows, steps);
         readKeys(steps, stream);
@@ -347,13 +346,7 @@ public final class CudaFeatureHead implements DraftNetwork {
                     + " forwardGreedy");
         }
         int chainRows = CudaMoeModel.graphRows(true, n, c -> 1);
-        for (int c = 0; c < n; c++) {
-            var s = cache.sequence(sequences[c]);
-            if (s.length + t + steps - 1 > s.capacity) {
-                throw new IllegalArgumentException(kind + " sequence " + sequences[c] + " reserved " + s.capacity
-                        + " entries and holds " + s.length + "; " + (t + steps - 1) + " more do not fit");
-            }
-        }
+        for (int sequence : sequences) requireRoom(sequence, t + steps - 1);
         ensureRows(rows);
         Buffers b = buf;
         CudaStream on = target.stream();
@@ -535,18 +528,23 @@ public final class CudaFeatureHead implements DraftNetwork {
                 throw new IllegalArgumentException(kind + " entries need a target feature per token; got tokens only");
             }
             if (!seen.add(c.sequence())) throw new IllegalArgumentException("sequence " + c.sequence() + " appears twice in one step");
-            var s = cache.sequence(c.sequence());
             int n = c.tokens().length;
-            if (s.length + n + extra > s.capacity) {
-                throw new IllegalArgumentException(kind + " sequence " + c.sequence() + " reserved " + s.capacity + " entries and holds "
-                        + s.length + "; " + (n + extra) + " more do not fit");
-            }
+            requireRoom(c.sequence(), n + extra);
             for (int t : c.tokens()) {
                 if (t < 0 || t >= vocab) throw new IllegalArgumentException("token id " + t + " outside the vocabulary [0, " + vocab + ")");
             }
             m += n;
         }
         return m;
+    }
+
+    /** Fails with the numbers when {@code sequence} has no room for {@code more} entries. */
+    private void requireRoom(int sequence, int more) {
+        var s = cache.sequence(sequence);
+        if (s.length + more > s.capacity) {
+            throw new IllegalArgumentException(kind + " sequence " + sequence + " reserved " + s.capacity + " entries and holds "
+                    + s.length + "; " + more + " more do not fit");
+        }
     }
 
     private int graphRows(List<DraftChunk> chunks) {
@@ -593,7 +591,7 @@ public final class CudaFeatureHead implements DraftNetwork {
         if (graph) for (int i = 0; i < rows; i++) meta.setAtIndex(ValueLayout.JAVA_INT, lrows + i, i);
         buf.meta.copyFromAsync(meta.asSlice(0, 4L * (4L * cap + tableUsed)), stream);
         buf.feat.copyFromAsync(feat.asSlice(0, 4L * rows * h), stream);
-        lastLayout = null; // the fused round's tables are overwritten
+        lastLayout = null; // the fused round's tables are overwritten (and by a chain's caller, its link tables)
         return tableOffsets;
     }
 

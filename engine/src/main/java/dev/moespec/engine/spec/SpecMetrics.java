@@ -1,5 +1,6 @@
 package dev.moespec.engine.spec;
 
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
@@ -48,6 +49,48 @@ public record SpecMetrics(String method, int k, int sequences, long newTokens, l
         Map<String, Map<String, Long>> sorted = new TreeMap<>();
         launches.forEach((role, images) -> sorted.put(role, java.util.Collections.unmodifiableMap(new TreeMap<>(images))));
         launches = java.util.Collections.unmodifiableMap(sorted);
+    }
+
+    /**
+     * Several runs of one method and k as one (a benchmark's batches or repeats): counts, times and launches added,
+     * backends as the first run's, and every rate taken again from the totals (per-position acceptance weighted by each
+     * run's drafts), so the result is what one run over all their sequences would report.
+     *
+     * @throws IllegalArgumentException for no runs
+     */
+    public static SpecMetrics sum(List<SpecMetrics> runs) {
+        if (runs.isEmpty()) throw new IllegalArgumentException("no runs to sum");
+        SpecMetrics first = runs.getFirst();
+        int sequences = 0;
+        long tokens = 0, passes = 0, steps = 0, drafts = 0, draftTokens = 0, accepted = 0, fused = 0;
+        double prefill = 0, propose = 0, verify = 0, targetPass = 0, total = 0;
+        double[] perPosition = new double[first.perPositionAcceptance.length];
+        Map<String, Map<String, Long>> launches = new TreeMap<>();
+        for (SpecMetrics m : runs) {
+            sequences += m.sequences;
+            tokens += m.newTokens;
+            passes += m.targetPasses;
+            steps += m.verifySteps;
+            drafts += m.drafts;
+            draftTokens += m.draftTokens;
+            accepted += m.acceptedTokens;
+            fused += m.fusedRounds;
+            prefill += m.prefillSeconds;
+            propose += m.proposeSeconds;
+            verify += m.verifySeconds;
+            targetPass += m.targetPassSeconds;
+            total += m.totalSeconds;
+            for (int i = 0; i < Math.min(perPosition.length, m.perPositionAcceptance.length); i++) {
+                perPosition[i] += m.perPositionAcceptance[i] * m.drafts;
+            }
+            m.launches.forEach((role, images) -> images.forEach((image, n) ->
+                    launches.computeIfAbsent(role, r -> new TreeMap<>()).merge(image, n, Long::sum)));
+        }
+        for (int i = 0; i < perPosition.length; i++) perPosition[i] = drafts == 0 ? 0 : perPosition[i] / drafts;
+        return new SpecMetrics(first.method, first.k, sequences, tokens, passes, steps, drafts, draftTokens, accepted,
+                draftTokens == 0 ? 0 : accepted / (double) draftTokens, drafts == 0 ? 1 : 1 + accepted / (double) drafts,
+                steps == 0 ? 0 : accepted / (double) steps, perPosition, prefill, propose, verify, targetPass, total,
+                total == 0 ? 0 : tokens / total, first.moeBackends, launches, fused);
     }
 
     /** Launches of kernel image {@code image} made by {@code role} in this run. */

@@ -44,15 +44,13 @@ class FusedDraftingGpuTest {
         try (Engine engine = SpecPrompts.gpuEngine(method, k, "auto", null);
              SpecDecodeSession session = SpecDecodeSession.open(engine, SpecPrompts.KV)) {
             List<int[]> out = new ArrayList<>();
-            long passes = 0, accepted = 0, rounds = 0;
+            List<SpecMetrics> batches = new ArrayList<>();
             for (SpecGenerationResult r : SpecPrompts.inBatches(session, prompts, batch, params)) {
                 out.addAll(r.tokens());
-                SpecMetrics m = r.metrics();
-                passes += m.targetPasses();
-                accepted += m.acceptedTokens();
-                rounds += m.fusedRounds();
+                batches.add(r.metrics());
             }
-            return new Run(out, passes, accepted, rounds);
+            SpecMetrics m = SpecMetrics.sum(batches);
+            return new Run(out, m.targetPasses(), m.acceptedTokens(), m.fusedRounds());
         } finally {
             System.clearProperty(FusedDrafting.PROPERTY);
         }

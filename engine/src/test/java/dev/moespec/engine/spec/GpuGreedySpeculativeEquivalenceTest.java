@@ -85,23 +85,12 @@ class GpuGreedySpeculativeEquivalenceTest {
     /** All prompts in batches of {@link #BATCH}; metrics summed over the batches (acceptance from the totals). */
     private static Run run(SpecDecodeSession session, SamplingParams params) {
         List<int[]> out = new ArrayList<>();
-        long steps = 0, accepted = 0, passes = 0, tokens = 0, fused = 0;
-        double seconds = 0;
-        SpecMetrics last = null;
+        List<SpecMetrics> batches = new ArrayList<>();
         for (SpecGenerationResult r : SpecPrompts.inBatches(session, prompts, BATCH, params)) {
             out.addAll(r.tokens());
-            last = r.metrics();
-            steps += last.verifySteps();
-            accepted += last.acceptedTokens();
-            passes += last.targetPasses();
-            tokens += last.newTokens();
-            fused += last.fusedRounds();
-            seconds += last.totalSeconds();
+            batches.add(r.metrics());
         }
-        SpecMetrics merged = new SpecMetrics(last.method(), last.k(), prompts.size(), tokens, passes, steps, 0, 0, accepted,
-                0, 0, steps == 0 ? 0 : accepted / (double) steps, new double[0], 0, 0, 0, 0, seconds, tokens / seconds,
-                last.moeBackends(), last.launches(), fused);
-        return new Run(out, merged);
+        return new Run(out, SpecMetrics.sum(batches));
     }
 
     static Stream<Arguments> methodsAndK() {
