@@ -74,7 +74,7 @@ public final class CudaFeatureHead implements DraftNetwork {
     /** Whether the head's widths suit the fused kernels at all ({@link DecoderKernels#headLinearFits}). */
     private final boolean fusedShapes;
     private final Map<Integer, CudaGraph> graphs = new HashMap<>();
-    private final Map<Long, CudaGraph> chains = new HashMap<>();  // key: chainKey(first-step rows or 0, chain rows, steps)
+    private final Map<ChainKey, CudaGraph> chains = new HashMap<>();
     private final int tableCap;
     private boolean useGraphs = true;
     private Buffers buf;
@@ -223,13 +223,13 @@ public final class CudaFeatureHead implements DraftNetwork {
     }
 
     private DraftOutput forwardInScope(List<DraftChunk> chunks) {
-        int m = validate(chunks, 0);
+        int m = validate(chunks, 0, true);
         int graphRows = graphRows(chunks);
         boolean graph = graphRows > 0;
         int rows = graph ? graphRows : m;
         int nLogits = graph ? rows : chunks.size();
         ensureRows(rows);
-        upload(chunks, rows, graph);
+        upload(chunks, rows, graph, null);
         run(rows, nLogits, graph);
         buf.logits.copyToAsync(buf.hostLogits.asSlice(0, 4L * nLogits * vocab), stream);
         buf.xBuf.copyToAsync(buf.hostX.asSlice(0, 4L * m * h), stream);
@@ -266,8 +266,49 @@ public final class CudaFeatureHead implements DraftNetwork {
             return DraftNetwork.super.forwardGreedy(chunks, steps);
         }
         try (LaunchLedger.Scope scope = LaunchLedger.scope(ROLE)) {
-            return chainInScope(chunks, steps, chainRows);
+            return chainInScope(chunks, steps, chainRows, null, 0);
         }
+    }
+
+    /**
+     * {@link #forwardGreedy} over entries whose features are rows of {@code target}'s last step, still on the device
+     * ({@link CudaMoeModel#stepLogitsOnly}): chunk c's entry i takes the step's feature row {@code featureRows[c] + i};
+     * the chunks carry tokens only. The catch-up after a prefill then stages no features through the host, and its
+     * first step replays a graph per {@link #CATCH_UP_ROWS} rows like the links.
+     *
+     * @throws IllegalArgumentException when the entries do not fit ({@link #takesTargetFeatures}) or name rows the
+     *                                  target's step did not have
+     */
+    public int[][] forwardGreedyOnTarget(CudaMoeModel target, List<DraftChunk> chunks, int[] featureRows, int steps) {
+        int entries = 0;
+        for (DraftChunk chunk : chunks) entries += chunk.tokens().length;
+        if (featureRows.length != chunks.size() || !takesTargetFeatures(entries, chunks.size(), steps)) {
+            throw new IllegalArgumentException(chunks.size() + " chunks of " + entries + " entries and " + featureRows.length
+                    + " feature rows for chains of " + steps + " do not fit drafting on the target's features; check"
+                    + " takesTargetFeatures, or pass the features in the chunks to forwardGreedy");
+        }
+        int needed = 0;
+        for (int c = 0; c < chunks.size(); c++) needed = Math.max(needed, featureRows[c] + chunks.get(c).tokens().length);
+        long features = target.deviceFeatures(needed);
+        try (LaunchLedger.Scope scope = LaunchLedger.scope(ROLE)) {
+            return chainInScope(chunks, steps, CudaMoeModel.graphRows(true, chunks.size(), c -> 1), featureRows, features);
+        }
+    }
+
+    /** Rows a catch-up's first step on the target's features is padded to: one graph per multiple. */
+    static final int CATCH_UP_ROWS = 32;
+
+    /**
+     * Whether {@link #forwardGreedyOnTarget} takes {@code chunks} chunks of {@code entries} entries in all and chains
+     * of {@code steps}: graphs on and every entry within the fused kernels' rows.
+     */
+    public boolean takesTargetFeatures(int entries, int chunks, int steps) {
+        return useGraphs && steps >= 1 && steps <= MAX_CHAIN && CudaMoeModel.graphRows(true, chunks, c -> 1) > 0
+                && fused(catchUpRows(entries));
+    }
+
+    private static int catchUpRows(int entries) {
+        return (entries + CATCH_UP_ROWS - 1) / CATCH_UP_ROWS * CATCH_UP_ROWS;
     }
 
     /** Most steps one device chain takes (its metadata is sized for this many). */
@@ -286,14 +327,19 @@ public final class CudaFeatureHead implements DraftNetwork {
         return fusedShapes && rows <= FUSED_MAX_ROWS;
     }
 
-    private int[][] chainInScope(List<DraftChunk> chunks, int steps, int chainRows) {
-        int m = validate(chunks, steps - 1);
+    /**
+     * A chain's launch and read-back. Features come with the chunks ({@code featureRows} null) or are the target's
+     * rows at {@code targetFeatures} that {@code featureRows} names; then the first step always replays a graph, its
+     * rows padded to a multiple of {@link #CATCH_UP_ROWS}.
+     */
+    private int[][] chainInScope(List<DraftChunk> chunks, int steps, int chainRows, int[] featureRows, long targetFeatures) {
+        int m = validate(chunks, steps - 1, featureRows == null);
         int n = chunks.size();
-        int graphRows = graphRows(chunks);
+        int graphRows = featureRows == null ? graphRows(chunks) : catchUpRows(m);
         boolean graph = graphRows > 0;
         int rows = graph ? graphRows : m;
         ensureRows(Math.max(rows, chainRows));
-        int[] tableOffsets = upload(chunks, rows, graph);
+        int[] tableOffsets = upload(chunks, rows, graph, featureRows);
         // the chain's inputs: the first step's logit and output rows per chunk; each link's positions and table rows
         Buffers b = buf;
         MemorySegment cm = b.hostChain;
@@ -311,8 +357,8 @@ public final class CudaFeatureHead implements DraftNetwork {
             row += entries;
         }
         b.chain.copyFromAsync(cm.asSlice(0, 4L * b.chainInts(steps)), stream);
-        if (!graph) forward(rows, n);
-        runChain(graph ? rows : 0, chainRows, steps);
+        if (!graph) forward(rows, n, 0);
+        runChain(graph ? rows : 0, targetFeatures, chainRows, steps);
         readKeys(steps, stream);
         stream.synchronize();
         for (DraftChunk chunk : chunks) cache.sequence(chunk.sequence()).length += chunk.tokens().length + steps - 1;
@@ -414,7 +460,7 @@ public final class CudaFeatureHead implements DraftNetwork {
         Buffers b = buf;
         MemorySegment meta = b.hostMeta, cm = b.hostChain;
         int cap = b.cap;
-        long table = 2L * cap, lrows = 3L * cap, tables = 4L * cap;
+        long table = 2L * cap, lrows = 3L * cap, tables = 5L * cap;
         int tableUsed = 1;
         meta.setAtIndex(ValueLayout.JAVA_INT, tables, 0);
         for (int c = 0; c < chainRows; c++) {
@@ -427,7 +473,7 @@ public final class CudaFeatureHead implements DraftNetwork {
             for (int j = 1; j < steps; j++) cm.setAtIndex(ValueLayout.JAVA_INT, b.chainRowTable(j, c), tableOffset);
         }
         for (int i = 0; i < rows; i++) meta.setAtIndex(ValueLayout.JAVA_INT, lrows + i, i);
-        b.meta.copyFromAsync(meta.asSlice(0, 4L * (4L * cap + tableUsed)), on);
+        b.meta.copyFromAsync(meta.asSlice(0, 4L * (5L * cap + tableUsed)), on);
         b.chain.copyFromAsync(cm.asSlice(0, 4L * b.chainInts(steps)), on);
     }
 
@@ -446,17 +492,19 @@ public final class CudaFeatureHead implements DraftNetwork {
         links(chainRows, steps, on);
     }
 
-    private static long chainKey(int firstRows, int chainRows, int steps) {
-        return (long) firstRows << 32 | (long) chainRows << 8 | steps;
-    }
+    /**
+     * A chain graph's shape: its first step's rows (0: run by the caller) and where that step's features are (0: the
+     * uploaded ones, else the target's feature buffer), the chain rows and the steps.
+     */
+    private record ChainKey(int firstRows, long features, int chainRows, int steps) {}
 
     /**
-     * Queues the first step when {@code firstRows > 0} (a graph-shaped one; otherwise the caller ran it) and the
-     * chain's links: eagerly the first time for a shape, then as its graph.
+     * Queues the first step when {@code firstRows > 0} (a graph-shaped one, features as {@link #forward(int, int, long)};
+     * otherwise the caller ran it) and the chain's links: eagerly the first time for a shape, then as its graph.
      */
-    private void runChain(int firstRows, int chainRows, int steps) {
-        replayOrCapture(chains, chainKey(firstRows, chainRows, steps), () -> {
-            if (firstRows > 0) forward(firstRows, firstRows);
+    private void runChain(int firstRows, long features, int chainRows, int steps) {
+        replayOrCapture(chains, new ChainKey(firstRows, features, chainRows, steps), () -> {
+            if (firstRows > 0) forward(firstRows, firstRows, features);
             chain(chainRows, steps);
         }, "drafting chain failed, drafting step by step");
     }
@@ -516,15 +564,15 @@ public final class CudaFeatureHead implements DraftNetwork {
     }
 
     /**
-     * Checks a step's chunks (distinct sequences, features present, tokens in range) and that each sequence has room
-     * for its entries plus {@code extra} more; returns the total entries.
+     * Checks a step's chunks (distinct sequences, features present when {@code features}, tokens in range) and that
+     * each sequence has room for its entries plus {@code extra} more; returns the total entries.
      */
-    private int validate(List<DraftChunk> chunks, int extra) {
+    private int validate(List<DraftChunk> chunks, int extra, boolean features) {
         if (chunks.isEmpty()) throw new IllegalArgumentException("a " + kind + " step needs at least one chunk");
         int m = 0;
         Set<Integer> seen = new HashSet<>();
         for (DraftChunk c : chunks) {
-            if (c.features() == null) {
+            if (features && c.features() == null) {
                 throw new IllegalArgumentException(kind + " entries need a target feature per token; got tokens only");
             }
             if (!seen.add(c.sequence())) throw new IllegalArgumentException("sequence " + c.sequence() + " appears twice in one step");
@@ -552,14 +600,15 @@ public final class CudaFeatureHead implements DraftNetwork {
     }
 
     /**
-     * Stages the step's rows (tokens, positions, block tables, logit rows, features) and queues their upload. Padding
-     * rows of a graph step read token 0 with a zero feature at position 0 of block 0, which no sequence owns. Returns
+     * Stages the step's rows (tokens, positions, block tables, logit rows, and the features or, given
+     * {@code featureRows}, the target's feature row of each) and queues their upload. Padding rows of a graph step read
+     * token 0 with a zero feature (or the target's row 0) at position 0 of block 0, which no sequence owns. Returns
      * where each chunk's block table starts in the uploaded tables.
      */
-    private int[] upload(List<DraftChunk> chunks, int rows, boolean graph) {
+    private int[] upload(List<DraftChunk> chunks, int rows, boolean graph, int[] featureRows) {
         MemorySegment meta = buf.hostMeta, feat = buf.hostFeat;
         int cap = buf.cap;
-        long tok = 0, pos = cap, table = 2L * cap, lrows = 3L * cap, tables = 4L * cap;
+        long tok = 0, pos = cap, table = 2L * cap, lrows = 3L * cap, frows = 4L * cap, tables = 5L * cap;
         int tableUsed = 1, r = 0, c = 0;
         int[] tableOffsets = new int[chunks.size()];
         meta.setAtIndex(ValueLayout.JAVA_INT, tables, 0);
@@ -570,35 +619,54 @@ public final class CudaFeatureHead implements DraftNetwork {
             for (int b : s.blocks) meta.setAtIndex(ValueLayout.JAVA_INT, tables + tableUsed++, b);
             int[] ts = chunk.tokens();
             float[][] fs = chunk.features();
-            for (int j = 0; j < ts.length; j++, r++) {
-                if (fs[j].length != h) {
-                    throw new IllegalArgumentException(kind + " feature of width " + fs[j].length + "; the head takes " + h);
+            int n = ts.length;
+            // bulk copies: a catch-up stages a whole prompt, and a per-row store loop is slow until the JIT gets to it
+            MemorySegment.copy(ts, 0, meta, ValueLayout.JAVA_INT, 4L * (tok + r), n);
+            MemorySegment.copy(ascending(s.length, n), 0, meta, ValueLayout.JAVA_INT, 4L * (pos + r), n);
+            MemorySegment.copy(repeated(tableOffset, n), 0, meta, ValueLayout.JAVA_INT, 4L * (table + r), n);
+            if (featureRows != null) {
+                MemorySegment.copy(ascending(featureRows[c], n), 0, meta, ValueLayout.JAVA_INT, 4L * (frows + r), n);
+            } else {
+                for (int j = 0; j < n; j++) {
+                    if (fs[j].length != h) {
+                        throw new IllegalArgumentException(kind + " feature of width " + fs[j].length + "; the head takes " + h);
+                    }
+                    MemorySegment.copy(fs[j], 0, feat, ValueLayout.JAVA_FLOAT, 4L * (r + j) * h, h);
                 }
-                meta.setAtIndex(ValueLayout.JAVA_INT, tok + r, ts[j]);
-                meta.setAtIndex(ValueLayout.JAVA_INT, pos + r, s.length + j);
-                meta.setAtIndex(ValueLayout.JAVA_INT, table + r, tableOffset);
-                MemorySegment.copy(fs[j], 0, feat, ValueLayout.JAVA_FLOAT, 4L * r * h, h);
             }
+            r += n;
             if (!graph) meta.setAtIndex(ValueLayout.JAVA_INT, lrows + c, r - 1);
             c++;
         }
-        for (; r < rows; r++) {
-            meta.setAtIndex(ValueLayout.JAVA_INT, tok + r, 0);
-            meta.setAtIndex(ValueLayout.JAVA_INT, pos + r, 0);
-            meta.setAtIndex(ValueLayout.JAVA_INT, table + r, 0);
-            feat.asSlice(4L * r * h, 4L * h).fill((byte) 0);
+        if (r < rows) {
+            for (long block : new long[] {tok, pos, table, frows}) meta.asSlice(4L * (block + r), 4L * (rows - r)).fill((byte) 0);
+            if (featureRows == null) feat.asSlice(4L * r * h, 4L * (rows - r) * h).fill((byte) 0);
         }
-        if (graph) for (int i = 0; i < rows; i++) meta.setAtIndex(ValueLayout.JAVA_INT, lrows + i, i);
-        buf.meta.copyFromAsync(meta.asSlice(0, 4L * (4L * cap + tableUsed)), stream);
-        buf.feat.copyFromAsync(feat.asSlice(0, 4L * rows * h), stream);
+        if (graph) MemorySegment.copy(ascending(0, rows), 0, meta, ValueLayout.JAVA_INT, 4L * lrows, rows);
+        buf.meta.copyFromAsync(meta.asSlice(0, 4L * (5L * cap + tableUsed)), stream);
+        if (featureRows == null) buf.feat.copyFromAsync(feat.asSlice(0, 4L * rows * h), stream);
         lastLayout = null; // the fused round's tables are overwritten (and by a chain's caller, its link tables)
         return tableOffsets;
     }
 
+    /** {@code from, from + 1, .., from + n - 1}. */
+    private static int[] ascending(int from, int n) {
+        int[] a = new int[n];
+        for (int i = 0; i < n; i++) a[i] = from + i;
+        return a;
+    }
+
+    /** {@code n} copies of {@code value}. */
+    private static int[] repeated(int value, int n) {
+        int[] a = new int[n];
+        java.util.Arrays.fill(a, value);
+        return a;
+    }
+
     /** Queues the step eagerly, or through the row count's graph (captured after its first, eager, step). */
     private void run(int rows, int nLogits, boolean graph) {
-        if (graph) replayOrCapture(graphs, rows, () -> forward(rows, nLogits), "head failed, running it without graphs");
-        else forward(rows, nLogits);
+        if (graph) replayOrCapture(graphs, rows, () -> forward(rows, nLogits, 0), "head failed, running it without graphs");
+        else forward(rows, nLogits, 0);
     }
 
     /**
@@ -612,11 +680,16 @@ public final class CudaFeatureHead implements DraftNetwork {
     private record Inputs(long tokens, long packedTokens, long rowPos, long rowTable, long logitRows, long tables,
                           long feat, long featRows, long x, long best) {}
 
-    /** The launch sequence of one step of {@code m} rows over the uploaded metadata and features. */
-    private void forward(int m, int nLogits) {
+    /**
+     * The launch sequence of one step of {@code m} rows over the uploaded metadata, with the uploaded features
+     * ({@code targetFeatures} 0) or the target's rows the uploaded feature rows name (only fused steps take those:
+     * {@link #takesTargetFeatures}).
+     */
+    private void forward(int m, int nLogits, long targetFeatures) {
         Buffers b = buf;
+        boolean target = targetFeatures != 0;
         forward(m, nLogits, new Inputs(b.tokens(), 0, b.rowPos(), b.rowTable(), b.logitRows(), b.tables(),
-                b.feat.address(), 0, b.x, 0));
+                target ? targetFeatures : b.feat.address(), target ? b.featRows() : 0, b.x, 0));
     }
 
     private void forward(int m, int nLogits, Inputs in) {
@@ -728,7 +801,7 @@ public final class CudaFeatureHead implements DraftNetwork {
 
         Buffers(int cap) {
             this.cap = cap;
-            long metaBytes = 4L * (4L * cap + tableCap);
+            long metaBytes = 4L * (5L * cap + tableCap);
             meta = DeviceBuffer.alloc(ctx, metaBytes);
             feat = DeviceBuffer.alloc(ctx, 4L * cap * h);
             logits = DeviceBuffer.alloc(ctx, 4L * cap * vocab);
@@ -795,7 +868,8 @@ public final class CudaFeatureHead implements DraftNetwork {
         long rowPos() { return meta.address() + 4L * cap; }
         long rowTable() { return meta.address() + 8L * cap; }
         long logitRows() { return meta.address() + 12L * cap; }
-        long tables() { return meta.address() + 16L * cap; }
+        long featRows() { return meta.address() + 16L * cap; }
+        long tables() { return meta.address() + 20L * cap; }
 
         @Override
         public void close() {

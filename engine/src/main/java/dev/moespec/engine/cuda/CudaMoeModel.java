@@ -292,9 +292,33 @@ public final class CudaMoeModel implements ModelRunner {
     @Override
     public StepOutput step(List<SequenceChunk> chunks) {
         try (LaunchLedger.Scope scope = LaunchLedger.scope(role)) {
-            return stepInScope(chunks);
+            return stepInScope(chunks, true);
         }
     }
+
+    /** As {@link #step}; the features stay on the device ({@link #deviceFeatures}) until the next step. */
+    @Override
+    public StepOutput stepLogitsOnly(List<SequenceChunk> chunks) {
+        try (LaunchLedger.Scope scope = LaunchLedger.scope(role)) {
+            return stepInScope(chunks, false);
+        }
+    }
+
+    /**
+     * The device address of the features (rows of {@code h} fp32) of the last {@link #step} or {@link #stepLogitsOnly},
+     * row r the r-th token of the step's chunks in order; valid until the next step of any kind.
+     *
+     * @throws IllegalStateException when the last step was a decode step or a verification pass (they reuse the rows)
+     */
+    long deviceFeatures(int rows) {
+        if (rows > rowsWithFeatures) {
+            throw new IllegalStateException("features of " + rows + " rows asked for; the last step left " + rowsWithFeatures
+                    + (rowsWithFeatures == 0 ? " (a decode step or verification pass came after it)" : ""));
+        }
+        return buf.x.address();
+    }
+
+    private int rowsWithFeatures; // rows of the last step's features still in buf.x (0 once anything else ran)
 
     /** Rows of the graph bucket for {@code chunks}, or 0 when the step runs eagerly (graphs off, ragged, too big). */
     private int graphRows(List<SequenceChunk> chunks) {
@@ -314,7 +338,7 @@ public final class CudaMoeModel implements ModelRunner {
         return rows <= GRAPH_MAX_ROWS ? rows : 0;
     }
 
-    private StepOutput stepInScope(List<SequenceChunk> chunks) {
+    private StepOutput stepInScope(List<SequenceChunk> chunks, boolean features) {
         int m = validate(chunks);
         int graphRows = graphRows(chunks);
         boolean graph = graphRows > 0;
@@ -327,18 +351,21 @@ public final class CudaMoeModel implements ModelRunner {
         fillMetadata(chunks, m, rows, logitRows, null);
         int nOut = everyRow ? rows : nLogits;
         run(rows, nOut, graph);
-        // logits of the requested rows, features of every real row
+        // logits of the requested rows, features of every real row (when asked for)
         buf.logits.copyToAsync(buf.hostLogits.asSlice(0, 4L * nOut * vocab), stream);
-        buf.x.copyToAsync(buf.hostX.asSlice(0, 4L * m * h), stream);
+        if (features) buf.x.copyToAsync(buf.hostX.asSlice(0, 4L * m * h), stream);
         stream.synchronize();
+        rowsWithFeatures = m;
         if (profiler != null) profiler.collect(lastMarks);
-        float[][] logits = new float[chunks.size()][], features = new float[chunks.size()][];
+        float[][] logits = new float[chunks.size()][], feats = features ? new float[chunks.size()][] : null;
         int row = 0, out = 0;
         for (int c = 0; c < chunks.size(); c++) {
             SequenceChunk chunk = chunks.get(c);
             int n = chunk.tokens().length, count = chunk.allLogits() ? n : 1;
-            features[c] = new float[n * h];
-            MemorySegment.copy(buf.hostX, ValueLayout.JAVA_FLOAT, 4L * row * h, features[c], 0, n * h);
+            if (features) {
+                feats[c] = new float[n * h];
+                MemorySegment.copy(buf.hostX, ValueLayout.JAVA_FLOAT, 4L * row * h, feats[c], 0, n * h);
+            }
             logits[c] = new float[count * vocab];
             // a graph or batch-invariant step has logits for every row; an eager one only for the requested rows, packed
             int from = everyRow ? row + n - count : out;
@@ -347,7 +374,7 @@ public final class CudaMoeModel implements ModelRunner {
             out += count;
             cache.sequence(chunk.sequence()).length += n;
         }
-        return new StepOutput(vocab, h, logits, features);
+        return new StepOutput(vocab, h, logits, feats);
     }
 
     /**
@@ -386,6 +413,7 @@ public final class CudaMoeModel implements ModelRunner {
             int rows = invariantRows(graphRows > 0 ? graphRows : m);
             ensureRows(rows);
             fillMetadata(chunks, m, rows, new int[rows], null);
+            rowsWithFeatures = 0;
             QueuedPass pass = new QueuedPass(stream, buf.tokens(), buf.rowPos(), buf.sampled.address(), buf.x.address(), rows,
                     t, chunks.size());
             Runnable work = () -> {
@@ -458,6 +486,7 @@ public final class CudaMoeModel implements ModelRunner {
             timing = System.nanoTime() - t;
         }
         fillMetadata(chunks, m, rows, logitRows, sampling);
+        rowsWithFeatures = 0;
         run(rows, rows, useGraphs);
         if (timer != null) timer.stop(System.nanoTime() - entered - timing);
         buf.sampled.copyToAsync(buf.hostSampled.asSlice(0, 4L * m), stream);

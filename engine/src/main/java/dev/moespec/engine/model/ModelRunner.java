@@ -44,6 +44,15 @@ public interface ModelRunner extends AutoCloseable {
     StepOutput step(List<SequenceChunk> chunks);
 
     /**
+     * As {@link #step}, for a caller that reads only the logits: the features need not come back, and the returned
+     * output has none. A device runner leaves them on the device, where a drafter running on the same device can take
+     * them (the fused EAGLE/MTP catch-up after prefill); plain decoding never reads them.
+     */
+    default StepOutput stepLogitsOnly(List<SequenceChunk> chunks) {
+        return step(chunks).withoutFeatures();
+    }
+
+    /**
      * One greedy decode step: appends {@code tokens[i]} to {@code sequences[i]} (distinct sequences) and returns each
      * one's next token, the argmax of its logits (lowest id on ties). A device runner overrides it to take the argmax
      * where the logits are and bring back only the tokens.

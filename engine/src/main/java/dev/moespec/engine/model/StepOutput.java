@@ -12,7 +12,7 @@ public final class StepOutput {
     private final float[][] logits;
     private final float[][] features;
 
-    /** Per chunk: its logits rows ({@code rows × V}) and its features ({@code tokens × H}). */
+    /** Per chunk: its logits rows ({@code rows × V}) and its features ({@code tokens × H}), or null features. */
     public StepOutput(int vocab, int hidden, float[][] logits, float[][] features) {
         this.vocab = vocab;
         this.hidden = hidden;
@@ -35,8 +35,21 @@ public final class StepOutput {
         return logits(c, rows(c) - 1);
     }
 
-    /** {@code h} of token {@code row} of chunk {@code c} (a copy, length H). */
+    /** The same logits without features (what {@link ModelRunner#stepLogitsOnly} returns). */
+    public StepOutput withoutFeatures() {
+        return new StepOutput(vocab, hidden, logits, null);
+    }
+
+    /**
+     * {@code h} of token {@code row} of chunk {@code c} (a copy, length H).
+     *
+     * @throws IllegalStateException when the step brought no features back ({@link ModelRunner#stepLogitsOnly})
+     */
     public float[] feature(int c, int row) {
+        if (features == null) {
+            throw new IllegalStateException("this step brought back logits only (ModelRunner.stepLogitsOnly); run"
+                    + " ModelRunner.step to read features");
+        }
         return Arrays.copyOfRange(features[c], row * hidden, (row + 1) * hidden);
     }
 }

@@ -97,6 +97,7 @@ public final class SpeculativeGenerator {
         StopReason stop;
         final SplittableRandom random;
         int headSequence = -1; // its head sequence on the fused path
+        int prefillRow;        // its first row in the prefill pass
 
         Seq(int index, long id, int handle, int[] prompt, int maxTokens, SplittableRandom random) {
             this.index = index;
@@ -126,21 +127,29 @@ public final class SpeculativeGenerator {
                 all.add(new Seq(i, nextId(), target.open(prompt.length + params.maxTokens() + k), prompt,
                         params.maxTokens(), new SplittableRandom(seed)));
             }
-            // prefill: one pass over every prompt
+            // prefill: one pass over every prompt. Its features come back only for a proposer that reads them on the
+            // host: the fused path's catch-up takes them on the device when it fits, plain decoding never reads them.
+            FusedDrafting f = fused.filter(x -> fits(x, all, params, k)).orElse(null);
             List<SequenceChunk> prefill = new ArrayList<>();
-            for (Seq s : all) prefill.add(SequenceChunk.last(s.handle, s.history));
-            StepOutput first = target.step(prefill);
+            int prefillRows = 0;
+            for (Seq s : all) {
+                prefill.add(SequenceChunk.last(s.handle, s.history));
+                s.prefillRow = prefillRows;
+                prefillRows += s.history.length;
+            }
+            boolean catchUpOnDevice = f != null && f.catchesUpOnTarget(prefillRows, all.size(), k);
+            boolean hostFeatures = proposer.isPresent() && !catchUpOnDevice;
+            StepOutput first = hostFeatures ? target.step(prefill) : target.stepLogitsOnly(prefill);
             for (int c = 0; c < all.size(); c++) {
                 Seq s = all.get(c);
-                for (int r = 0; r < s.history.length; r++) s.features.add(first.feature(c, r));
+                if (hostFeatures) for (int r = 0; r < s.history.length; r++) s.features.add(first.feature(c, r));
                 float[] p = probabilities(first.lastLogits(c), params);
                 commit(s, new int[] {RejectionSampler.sample(p, s.random)}, params, listener);
             }
             long prefillNs = System.nanoTime() - start;
             List<Seq> active = all.stream().filter(s -> s.stop == null).toList();
-            FusedDrafting f = fused.filter(x -> fits(x, all, params, k)).orElse(null);
             if (f != null && !active.isEmpty()) {
-                fusedRounds(f, active, k, params, listener, stats, tally);
+                fusedRounds(f, active, k, catchUpOnDevice, params, listener, stats, tally);
                 active = List.of();
             }
             if (proposer.isEmpty() && params.isGreedy() && !active.isEmpty()) {
@@ -208,11 +217,12 @@ public final class SpeculativeGenerator {
 
     /**
      * Whether this run takes the fused path: greedy, speculative, every sequence's head entries within the model length
-     * (the proposer would draft fewer near it) and the batch within the fused kernels.
+     * (the proposer would draft fewer near it) and the batch within the fused kernels. Asked before the prefill, so
+     * each history is its prompt, one token short of the first round's.
      */
     private boolean fits(FusedDrafting f, List<Seq> all, SamplingParams params, int k) {
         if (!params.isGreedy() || k == 0) return false;
-        for (Seq s : all) if (s.history.length + s.out.length + 2 * k > context.maxModelLen()) return false;
+        for (Seq s : all) if (s.history.length + 1 + s.out.length + 2 * k > context.maxModelLen()) return false;
         return f.fits(all.size(), k);
     }
 
@@ -222,19 +232,22 @@ public final class SpeculativeGenerator {
      * and drafts the next ones from the accepted rows. Greedy acceptance on the device is the host's rule: the
      * drafts up to the first that differs from the target's argmax, then the argmax there.
      */
-    private void fusedRounds(FusedDrafting f, List<Seq> active, int k, SamplingParams params, BatchListener listener,
-                             SpecDecodeStats stats, Tally tally) {
+    private void fusedRounds(FusedDrafting f, List<Seq> active, int k, boolean catchUpOnDevice, SamplingParams params,
+                             BatchListener listener, SpecDecodeStats stats, Tally tally) {
         long t0 = System.nanoTime();
         List<DraftChunk> prompts = new ArrayList<>(active.size());
-        for (Seq s : active) {
+        int[] featureRows = new int[active.size()];
+        for (int a = 0; a < active.size(); a++) {
+            Seq s = active.get(a);
             int n = s.history.length;
             s.headSequence = f.open(n + s.out.length + 2 * k);
+            featureRows[a] = s.prefillRow;
             prompts.add(new DraftChunk(s.headSequence, Arrays.copyOfRange(s.history, 1, n),
-                    s.features.subList(0, n - 1).toArray(new float[0][])));
+                    catchUpOnDevice ? null : s.features.subList(0, n - 1).toArray(new float[0][])));
         }
         int[][] drafts;
         try (LaunchLedger.Scope scope = LaunchLedger.scope(ModelRole.DRAFT.label())) {
-            drafts = f.first(prompts, k);
+            drafts = catchUpOnDevice ? f.firstOnTarget(prompts, featureRows, k) : f.first(prompts, k);
         }
         for (Seq s : active) f.truncate(s.headSequence, s.history.length - 1); // the chain's entries are speculative
         tally.proposeNs += System.nanoTime() - t0;

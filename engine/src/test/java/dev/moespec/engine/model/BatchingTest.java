@@ -57,6 +57,21 @@ class BatchingTest {
         }
     }
 
+    /** A logits-only step (plain decoding's prefill) appends and scores as a full one; asking it for features fails. */
+    @Test
+    void aLogitsOnlyStepGivesTheSameLogitsAndNoFeatures() {
+        int[] ids = Golden.ints(Golden.prompt(1).path("input_ids"));
+        try (CpuMoeModel m = Models.exact(DemoModels.draft())) {
+            int full = m.open(ids.length), lean = m.open(ids.length);
+            StepOutput withFeatures = m.step(List.of(SequenceChunk.last(full, ids)));
+            StepOutput logitsOnly = m.stepLogitsOnly(List.of(SequenceChunk.last(lean, ids)));
+            assertArrayEquals(withFeatures.lastLogits(0), logitsOnly.lastLogits(0));
+            assertEquals(m.length(full), m.length(lean), "tokens cached");
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> logitsOnly.feature(0, 0));
+            assertTrue(e.getMessage().contains("ModelRunner.step"), e.getMessage());
+        }
+    }
+
     @Test
     void kvCacheDecodeMatchesFullRecompute() {
         int[] ids = Golden.ints(Golden.prompt(2).path("input_ids"));

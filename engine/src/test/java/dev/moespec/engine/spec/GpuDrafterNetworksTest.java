@@ -5,6 +5,8 @@ import dev.moespec.api.proposer.DraftHeads;
 import dev.moespec.api.proposer.DraftNetwork;
 import dev.moespec.api.proposer.DraftNetworkKind;
 import dev.moespec.api.proposer.DraftOutput;
+import dev.moespec.engine.cuda.CudaFeatureHead;
+import dev.moespec.engine.cuda.CudaMoeModel;
 import dev.moespec.engine.cuda.CudaRunners;
 import dev.moespec.engine.model.ModelRunner;
 import dev.moespec.engine.model.SequenceChunk;
@@ -25,6 +27,7 @@ import java.util.OptionalInt;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -159,6 +162,72 @@ class GpuDrafterNetworksTest {
                     gpu.release(stepped[i]);
                 }
                 System.out.printf("%s chain round %d: drafts %s%n", method, round, Arrays.deepToString(fromChain));
+            }
+        }
+    }
+
+    /**
+     * The catch-up on the target's features where its prefill left them ({@code stepLogitsOnly}, then
+     * {@code forwardGreedyOnTarget}: no features through the host, the first step a graph padded to 32 rows) drafts
+     * what {@code forwardGreedy} drafts from the same features brought back by {@code step}: two prompt prefixes in one
+     * prefill (the second's feature rows start after the first's), then the whole prompt alone (one more padded graph),
+     * then the prefixes again (replaying the first graph). Both first steps run the fused kernels, so the drafts and the
+     * cached entries are the same, exactly. After a decode step the features are gone: refused, with why.
+     */
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"eagle, EAGLE, ", "mtp, MTP, triton"})
+    void catchUpOnTheTargetsFeaturesDraftsWhatHostFeaturesDraft(String method, DraftNetworkKind kind, String draftBackend) {
+        int steps = 4;
+        int[][] rounds = {{40, 50}, {prompt.length}, {40, 50}};
+        try (Engine gpuEngine = SpecPrompts.gpuEngine(method, steps, "flashinfer_trtllm", draftBackend);
+             CudaMoeModel target = CudaRunners.open(gpuEngine.target(), gpuEngine.device().ordinal(), SpecPrompts.KV);
+             DraftNetwork net = gpuFactory(gpuEngine).network(kind)) {
+            CudaFeatureHead head = (CudaFeatureHead) net;
+            for (int[] lengths : rounds) {
+                List<SequenceChunk> hostPrefill = new java.util.ArrayList<>(), devicePrefill = new java.util.ArrayList<>();
+                for (int length : lengths) {
+                    hostPrefill.add(SequenceChunk.last(target.open(length + 1), Arrays.copyOf(prompt, length)));
+                    devicePrefill.add(SequenceChunk.last(target.open(length + 1), Arrays.copyOf(prompt, length)));
+                }
+                StepOutput host = target.step(hostPrefill);
+                StepOutput logitsOnly = target.stepLogitsOnly(devicePrefill);
+                assertThrows(IllegalStateException.class, () -> logitsOnly.feature(0, 0), "features stayed on the device");
+                // entries (x_{p+1}, h_p) for p = 0..length-2 of each prefix
+                List<DraftChunk> withFeatures = new java.util.ArrayList<>(), tokensOnly = new java.util.ArrayList<>();
+                int[] featureRows = new int[lengths.length];
+                int row = 0, entries = 0;
+                for (int c = 0; c < lengths.length; c++) {
+                    int n = lengths[c] - 1;
+                    int[] tokens = Arrays.copyOfRange(prompt, 1, n + 1);
+                    float[][] f = new float[n][];
+                    for (int p = 0; p < n; p++) f[p] = host.feature(c, p);
+                    withFeatures.add(new DraftChunk(head.open(n + steps), tokens, f));
+                    tokensOnly.add(new DraftChunk(head.open(n + steps), tokens, null));
+                    featureRows[c] = row;
+                    row += lengths[c];
+                    entries += n;
+                }
+                assertTrue(head.takesTargetFeatures(entries, lengths.length, steps), entries + " entries fit");
+                int[][] onTarget = head.forwardGreedyOnTarget(target, tokensOnly, featureRows, steps);
+                int[][] fromHost = head.forwardGreedy(withFeatures, steps);
+                for (int c = 0; c < lengths.length; c++) {
+                    assertArrayEquals(fromHost[c], onTarget[c], method + " prefix of " + lengths[c] + ": drafts");
+                    assertEquals(head.length(withFeatures.get(c).sequence()), head.length(tokensOnly.get(c).sequence()),
+                            "entries cached");
+                    head.release(withFeatures.get(c).sequence());
+                    head.release(tokensOnly.get(c).sequence());
+                }
+                System.out.printf("%s catch-up of %s on the target's features: drafts %s%n", method,
+                        Arrays.toString(lengths), Arrays.deepToString(onTarget));
+                int tail = hostPrefill.getFirst().sequence();
+                target.greedyStep(new int[] {tail}, new int[] {prompt[0]});
+                int hs = head.open(lengths[0] + steps);
+                IllegalStateException gone = assertThrows(IllegalStateException.class, () -> head.forwardGreedyOnTarget(
+                        target, List.of(new DraftChunk(hs, tokensOnly.getFirst().tokens(), null)), new int[] {0}, steps));
+                assertTrue(gone.getMessage().contains("decode step"), gone.getMessage());
+                head.release(hs);
+                for (SequenceChunk c : hostPrefill) target.release(c.sequence());
+                for (SequenceChunk c : devicePrefill) target.release(c.sequence());
             }
         }
     }

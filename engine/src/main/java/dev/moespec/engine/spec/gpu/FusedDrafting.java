@@ -71,6 +71,22 @@ public final class FusedDrafting {
     }
 
     /**
+     * Whether {@link #firstOnTarget} takes a prefill of {@code entries} head entries in {@code sequences} sequences
+     * with k drafts: then the prefill need not bring its features back ({@code ModelRunner#stepLogitsOnly}).
+     */
+    public boolean catchesUpOnTarget(int entries, int sequences, int k) {
+        return head.takesTargetFeatures(entries, sequences, k);
+    }
+
+    /**
+     * The first drafts, from the prompt's entries (tokens only) with the features the target's prefill left on the
+     * device: chunk c's entries take its feature rows {@code featureRows[c]..}.
+     */
+    public int[][] firstOnTarget(List<DraftChunk> chunks, int[] featureRows, int k) {
+        return head.forwardGreedyOnTarget(target, chunks, featureRows, k);
+    }
+
+    /**
      * One round: verification of {@code chunks} (the last committed token and k drafts each) and the next k drafts of
      * head sequences {@code headSequences} (same order), with one synchronisation.
      */
