@@ -51,7 +51,10 @@ import java.util.Set;
  * step of a row count runs eagerly and is then captured; later steps upload their row metadata and replay the
  * graph. A graph step computes logits for every row. The launch sequence depends only on the row count, so
  * (sequences, t) buckets of equal rows share one graph. Padding rows read token 0 at position 0 from block 0 of
- * the KV cache, which no sequence owns.
+ * the KV cache, which no sequence owns. A prefill of up to {@link #PREFILL_GRAPH_CHUNKS} prompts and
+ * {@link #PREFILL_GRAPH_MAX_ROWS} tokens (each prompt's last logits only) replays a graph too, its rows padded to a
+ * multiple of {@link #PREFILL_GRAPH_STEP} and its MoE run in decode-phase slices (capture-safe); an eager prefill is
+ * some sixty launches from the host, which took 0.3–0.9 ms of a 128-token prompt whose kernels take far less.
  *
  * <p><b>Batch invariance.</b> Kernels pick their tiling, split and even their phase by row count (cuBLAS per shape,
  * the MoE backends' decode/prefill paths and split-K factors), so by default a row's logits depend in their last
@@ -71,6 +74,8 @@ public final class CudaMoeModel implements ModelRunner {
     static final int[] BUCKETS = {1, 2, 4, 8, 16, 32, 64};
     /** Most rows a graph step takes: the MoE stays in its decode phase, whose kernels are capture-safe. */
     static final int GRAPH_MAX_ROWS = Phase.DECODE_MAX_TOKENS;
+    /** Prefill graphs: rows rounded up to a multiple of this, at most that many rows and prompts. */
+    static final int PREFILL_GRAPH_STEP = 32, PREFILL_GRAPH_MAX_ROWS = 256, PREFILL_GRAPH_CHUNKS = 8;
     /** The fixed row count of every GEMM and MoE call in batch-invariant mode: the MoE's decode phase, whole. */
     public static final int INVARIANT_ROWS = Phase.DECODE_MAX_TOKENS;
     private static final int ALIGN = 256;
@@ -92,6 +97,9 @@ public final class CudaMoeModel implements ModelRunner {
     private final Arena moeWeightsArena = Arena.ofShared();
     private final Map<Integer, Captured> graphs = new HashMap<>();
     private final Map<List<Object>, CudaGraph> followed = new HashMap<>(); // passes with their follower's work
+    private final Map<Integer, CudaGraph> prefillGraphs = new HashMap<>(); // key: padded rows
+    private boolean prefillGraphsOn = true; // off after a failed prefill capture (decode graphs stay on)
+    private boolean moeInDecodeSlices;      // while a prefill graph's launches are queued
     private final int tableCap;
     private boolean useGraphs = true;
     private boolean batchInvariant;
@@ -320,6 +328,52 @@ public final class CudaMoeModel implements ModelRunner {
 
     private int rowsWithFeatures; // rows of the last step's features still in buf.x (0 once anything else ran)
 
+    /**
+     * Rows of the prefill graph for {@code chunks} ({@code m} tokens), or 0 when the step is no such prefill: graphs
+     * off or failed, batch-invariant or profiled, more prompts or tokens than a prefill graph takes, or a chunk that
+     * wants the logits of every row.
+     */
+    private int prefillGraphRows(List<SequenceChunk> chunks, int m) {
+        if (!useGraphs || !prefillGraphsOn || batchInvariant || profiler != null || chunks.size() > PREFILL_GRAPH_CHUNKS
+                || m > PREFILL_GRAPH_MAX_ROWS) {
+            return 0;
+        }
+        for (SequenceChunk c : chunks) if (c.allLogits()) return 0;
+        return (m + PREFILL_GRAPH_STEP - 1) / PREFILL_GRAPH_STEP * PREFILL_GRAPH_STEP;
+    }
+
+    /** Prefill graphs captured so far (one per padded row count). */
+    int prefillGraphCount() {
+        return prefillGraphs.size();
+    }
+
+    /**
+     * Queues a prefill of {@code rows} (padded) rows through its graph; the first of a row count runs eagerly and is
+     * captured. A failed capture turns prefill graphs off, said once; decode graphs stay on.
+     */
+    private void runPrefill(int rows) {
+        CudaGraph g = prefillGraphs.get(rows);
+        if (g != null) {
+            g.launch(stream);
+            return;
+        }
+        Runnable work = () -> {
+            moeInDecodeSlices = true;
+            try {
+                forward(rows, PREFILL_GRAPH_CHUNKS);
+            } finally {
+                moeInDecodeSlices = false;
+            }
+        };
+        work.run(); // kernels are created on first use, which capture forbids
+        try {
+            prefillGraphs.put(rows, CudaGraph.capture(stream, work));
+        } catch (RuntimeException e) {
+            prefillGraphsOn = false;
+            System.err.println("moespec: CUDA graph capture of a prefill failed, prefilling eagerly: " + e.getMessage());
+        }
+    }
+
     /** Rows of the graph bucket for {@code chunks}, or 0 when the step runs eagerly (graphs off, ragged, too big). */
     private int graphRows(List<SequenceChunk> chunks) {
         return graphRows(useGraphs, chunks.size(), c -> chunks.get(c).tokens().length);
@@ -342,15 +396,18 @@ public final class CudaMoeModel implements ModelRunner {
         int m = validate(chunks);
         int graphRows = graphRows(chunks);
         boolean graph = graphRows > 0;
-        int rows = invariantRows(graph ? graphRows : m);
+        int prefillRows = graph ? 0 : prefillGraphRows(chunks, m);
+        int rows = invariantRows(graph ? graphRows : prefillRows > 0 ? prefillRows : m);
         boolean everyRow = graph || batchInvariant; // logits for every row, not just the requested ones
         int nLogits = 0;
         for (SequenceChunk c : chunks) nLogits += c.allLogits() ? c.tokens().length : 1;
         ensureRows(rows);
-        int[] logitRows = new int[everyRow ? rows : nLogits];
+        // a prefill graph computes PREFILL_GRAPH_CHUNKS logit rows: the prompts' last rows first, then row 0
+        int[] logitRows = new int[everyRow ? rows : prefillRows > 0 ? PREFILL_GRAPH_CHUNKS : nLogits];
         fillMetadata(chunks, m, rows, logitRows, null);
         int nOut = everyRow ? rows : nLogits;
-        run(rows, nOut, graph);
+        if (prefillRows > 0) runPrefill(rows);
+        else run(rows, nOut, graph);
         // logits of the requested rows, features of every real row (when asked for)
         buf.logits.copyToAsync(buf.hostLogits.asSlice(0, 4L * nOut * vocab), stream);
         if (features) buf.x.copyToAsync(buf.hostX.asSlice(0, 4L * m * h), stream);
@@ -683,10 +740,11 @@ public final class CudaMoeModel implements ModelRunner {
      */
     private void moe(int l, int m, long s) {
         Buffers b = buf;
+        boolean slices = batchInvariant || moeInDecodeSlices; // decode-phase kernels on slices of INVARIANT_ROWS
         for (int from = 0; from < m; ) {
-            MoeKernel kernel = moeKernel(l, batchInvariant ? INVARIANT_ROWS : m - from);
+            MoeKernel kernel = moeKernel(l, slices ? INVARIANT_ROWS : m - from);
             MoeLayerSpec spec = kernel.layer();
-            int rows = Math.min(batchInvariant ? INVARIANT_ROWS : spec.maxTokens(), m - from);
+            int rows = Math.min(slices ? INVARIANT_ROWS : spec.maxTokens(), m - from);
             kernel.forward(Tensor.device(DType.BF16, b.a() + 2L * from * h, rows, h),
                     Tensor.device(DType.F32, b.router() + 4L * from * experts, rows, experts),
                     Tensor.device(DType.BF16, b.moeOut() + 2L * from * h, rows, h), s);
@@ -723,6 +781,8 @@ public final class CudaMoeModel implements ModelRunner {
         graphs.clear();
         followed.values().forEach(CudaGraph::close);
         followed.clear();
+        prefillGraphs.values().forEach(CudaGraph::close);
+        prefillGraphs.clear();
     }
 
     /** Device activations and row metadata for {@code cap} rows, with their host staging. */

@@ -248,6 +248,52 @@ class CudaMoeModelGpuTest {
         for (int t = 0; t < 6; t++) assertArrayEquals(eager[t], graph[t], 1e-4f, "step " + t);
     }
 
+    /**
+     * A prefill through its graph (rows padded to a multiple of 32, the MoE in decode-phase slices) scores the prompts as
+     * an eager prefill does: the same argmax, logits within the bound of a row meeting other kernels (as batching
+     * does, below); its replay, the same kernels again, gives the first run's logits exactly. A prompt of ~100 tokens
+     * alone (128 rows: two MoE slices, where the eager prefill runs the MoE's prefill phase), then with a second one
+     * (160 rows).
+     */
+    @Test
+    void aPrefillGraphScoresPromptsAsAnEagerPrefill() {
+        JsonNode prompts = GpuModels.GOLDEN.path("prompts");
+        int[] a = GpuModels.ints(prompts.get(2).path("input_ids")), b = GpuModels.ints(prompts.get(3).path("input_ids"));
+        try (GpuModels.Runner r = GpuModels.open(DemoModels.target(), "flashinfer_trtllm", QuantScheme.FP8_BLOCK_128)) {
+            CudaMoeModel m = r.model();
+            int[] longer = a; // past the MoE's 64-row decode phase: eager runs its prefill phase, the graph two slices
+            while (longer.length <= 96) {
+                int[] next = Arrays.copyOf(longer, longer.length + b.length);
+                System.arraycopy(b, 0, next, longer.length, b.length);
+                longer = next;
+            }
+            // past the 64 rows of a graph-bucketed step (a shorter single prompt replays the decode graphs' bucket)
+            for (List<int[]> batch : List.of(List.of(longer), List.of(longer, a))) {
+                float[][][] runs = new float[3][][]; // eager, graph (captured), graph (replayed)
+                for (int run = 0; run < 3; run++) {
+                    m.useGraphs(run > 0);
+                    List<SequenceChunk> chunks = new java.util.ArrayList<>();
+                    for (int[] ids : batch) chunks.add(SequenceChunk.last(m.open(ids.length), ids));
+                    StepOutput out = m.stepLogitsOnly(chunks);
+                    assertEquals(run > 0, m.prefillGraphCount() > 0, "run " + run + " through a prefill graph");
+                    runs[run] = new float[batch.size()][];
+                    for (int c = 0; c < batch.size(); c++) runs[run][c] = out.lastLogits(c);
+                    for (SequenceChunk c : chunks) m.release(c.sequence());
+                }
+                for (int c = 0; c < batch.size(); c++) {
+                    assertEquals(GpuModels.argmax(runs[0][c]), GpuModels.argmax(runs[1][c]), "prompt " + c + " of " + batch.size());
+                    double worst = 0;
+                    for (int i = 0; i < runs[0][c].length; i++) worst = Math.max(worst, Math.abs(runs[0][c][i] - runs[1][c][i]));
+                    System.out.printf("[gpu] prefill graph vs eager, prompt %d of %d: max |logit diff| = %.2e%n", c,
+                            batch.size(), worst);
+                    assertTrue(worst < 0.05, "the prefill graph changed logits by " + worst);
+                    assertArrayEquals(runs[1][c], runs[2][c], "replay of the prefill graph");
+                }
+            }
+            assertTrue(m.graphFailure().isEmpty(), () -> "graph capture failed: " + m.graphFailure().get());
+        }
+    }
+
     @Test
     void aSequenceGetsTheSameTokensAloneAndBatchedWithOthers() {
         JsonNode prompts = GpuModels.GOLDEN.path("prompts");
