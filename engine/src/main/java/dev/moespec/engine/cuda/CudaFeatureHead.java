@@ -280,15 +280,20 @@ public final class CudaFeatureHead implements DraftNetwork {
      *                                  target's step did not have
      */
     public int[][] forwardGreedyOnTarget(CudaMoeModel target, List<DraftChunk> chunks, int[] featureRows, int steps) {
-        int entries = 0;
-        for (DraftChunk chunk : chunks) entries += chunk.tokens().length;
-        if (featureRows.length != chunks.size() || !takesTargetFeatures(entries, chunks.size(), steps)) {
-            throw new IllegalArgumentException(chunks.size() + " chunks of " + entries + " entries and " + featureRows.length
-                    + " feature rows for chains of " + steps + " do not fit drafting on the target's features; check"
-                    + " takesTargetFeatures, or pass the features in the chunks to forwardGreedy");
+        if (featureRows.length != chunks.size()) {
+            throw new IllegalArgumentException(chunks.size() + " chunks and " + featureRows.length + " feature rows");
         }
-        int needed = 0;
-        for (int c = 0; c < chunks.size(); c++) needed = Math.max(needed, featureRows[c] + chunks.get(c).tokens().length);
+        int entries = 0, needed = 0; // entries in all; the target's rows they read
+        for (int c = 0; c < chunks.size(); c++) {
+            int n = chunks.get(c).tokens().length;
+            entries += n;
+            needed = Math.max(needed, featureRows[c] + n);
+        }
+        if (!takesTargetFeatures(entries, chunks.size(), steps)) {
+            throw new IllegalArgumentException(chunks.size() + " chunks of " + entries + " entries for chains of " + steps
+                    + " do not fit drafting on the target's features; check takesTargetFeatures, or pass the features in"
+                    + " the chunks to forwardGreedy");
+        }
         long features = target.deviceFeatures(needed);
         try (LaunchLedger.Scope scope = LaunchLedger.scope(ROLE)) {
             return chainInScope(chunks, steps, CudaMoeModel.graphRows(true, chunks.size(), c -> 1), featureRows, features);

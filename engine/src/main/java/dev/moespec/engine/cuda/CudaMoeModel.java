@@ -99,7 +99,6 @@ public final class CudaMoeModel implements ModelRunner {
     private final Map<List<Object>, CudaGraph> followed = new HashMap<>(); // passes with their follower's work
     private final Map<Integer, CudaGraph> prefillGraphs = new HashMap<>(); // key: padded rows
     private boolean prefillGraphsOn = true; // off after a failed prefill capture (decode graphs stay on)
-    private boolean moeInDecodeSlices;      // while a prefill graph's launches are queued
     private final int tableCap;
     private boolean useGraphs = true;
     private boolean batchInvariant;
@@ -357,21 +356,10 @@ public final class CudaMoeModel implements ModelRunner {
             g.launch(stream);
             return;
         }
-        Runnable work = () -> {
-            moeInDecodeSlices = true;
-            try {
-                forward(rows, PREFILL_GRAPH_CHUNKS);
-            } finally {
-                moeInDecodeSlices = false;
-            }
-        };
+        Runnable work = () -> forward(rows, PREFILL_GRAPH_CHUNKS, true);
         work.run(); // kernels are created on first use, which capture forbids
-        try {
-            prefillGraphs.put(rows, CudaGraph.capture(stream, work));
-        } catch (RuntimeException e) {
-            prefillGraphsOn = false;
-            System.err.println("moespec: CUDA graph capture of a prefill failed, prefilling eagerly: " + e.getMessage());
-        }
+        CudaGraph captured = capture(work, "prefilling eagerly", why -> prefillGraphsOn = false);
+        if (captured != null) prefillGraphs.put(rows, captured);
     }
 
     /** Rows of the graph bucket for {@code chunks}, or 0 when the step runs eagerly (graphs off, ragged, too big). */
@@ -659,13 +647,20 @@ public final class CudaMoeModel implements ModelRunner {
      * stand, graphs are off from then on, and the reason is said once.
      */
     private CudaGraph capture(Runnable work) {
+        return capture(work, "decoding without graphs", why -> {
+            graphFailure = why;
+            useGraphs = false;
+        });
+    }
+
+    /** {@link #capture(Runnable)} where a failure runs {@code off} (it turns the graphs it stands for off), said once. */
+    private CudaGraph capture(Runnable work, String fallback, java.util.function.Consumer<String> off) {
         if (profiler != null) profiler.capturing(true);
         try {
             return CudaGraph.capture(stream, work);
         } catch (RuntimeException e) {
-            graphFailure = e.getMessage();
-            useGraphs = false;
-            System.err.println("moespec: CUDA graph capture failed, decoding without graphs: " + e.getMessage());
+            off.accept(e.getMessage());
+            System.err.println("moespec: CUDA graph capture failed, " + fallback + ": " + e.getMessage());
             return null;
         } finally {
             if (profiler != null) profiler.capturing(false);
@@ -678,6 +673,11 @@ public final class CudaMoeModel implements ModelRunner {
 
     /** The launch sequence of one step over the metadata already uploaded. */
     private void forward(int m, int nLogits) {
+        forward(m, nLogits, batchInvariant);
+    }
+
+    /** {@link #forward(int, int)}, the MoE on decode-phase slices of {@link #INVARIANT_ROWS} when {@code moeSlices}. */
+    private void forward(int m, int nLogits, boolean moeSlices) {
         long s = stream.handle();
         Buffers b = buf;
         if (profiler != null) profiler.begin();
@@ -705,7 +705,7 @@ public final class CudaMoeModel implements ModelRunner {
                 gemm(b.bF32(), Cublas.Type.F32, lw.router(), Cublas.Type.F32, b.router(), Cublas.Type.F32, m, experts, h, false);
             }
             mark(StepRegion.DENSE_GEMM);
-            moe(l, m, s);
+            moe(l, m, s, moeSlices);
             mark(StepRegion.MOE);
         }
         k.addBf16(s, b.x.address(), b.moeOut(), (long) m * h);
@@ -735,12 +735,11 @@ public final class CudaMoeModel implements ModelRunner {
     }
 
     /**
-     * The MoE block through the role's kernel, in slices of at most the layer's {@code maxTokens} rows (exactly
-     * {@link #INVARIANT_ROWS} in batch-invariant mode).
+     * The MoE block through the role's kernel, in slices of at most the layer's {@code maxTokens} rows, or with
+     * {@code slices} (batch-invariant mode, prefill graphs) decode-phase kernels on slices of {@link #INVARIANT_ROWS}.
      */
-    private void moe(int l, int m, long s) {
+    private void moe(int l, int m, long s, boolean slices) {
         Buffers b = buf;
-        boolean slices = batchInvariant || moeInDecodeSlices; // decode-phase kernels on slices of INVARIANT_ROWS
         for (int from = 0; from < m; ) {
             MoeKernel kernel = moeKernel(l, slices ? INVARIANT_ROWS : m - from);
             MoeLayerSpec spec = kernel.layer();

@@ -282,8 +282,7 @@ class CudaMoeModelGpuTest {
                 }
                 for (int c = 0; c < batch.size(); c++) {
                     assertEquals(GpuModels.argmax(runs[0][c]), GpuModels.argmax(runs[1][c]), "prompt " + c + " of " + batch.size());
-                    double worst = 0;
-                    for (int i = 0; i < runs[0][c].length; i++) worst = Math.max(worst, Math.abs(runs[0][c][i] - runs[1][c][i]));
+                    double worst = maxAbsDiff(runs[0][c], runs[1][c]);
                     System.out.printf("[gpu] prefill graph vs eager, prompt %d of %d: max |logit diff| = %.2e%n", c,
                             batch.size(), worst);
                     assertTrue(worst < 0.05, "the prefill graph changed logits by " + worst);
@@ -306,10 +305,15 @@ class CudaMoeModelGpuTest {
             StepOutput both = m.step(List.of(SequenceChunk.last(sb, b), SequenceChunk.last(sa, a)));
             float[] batched = both.lastLogits(1);
             assertEquals(GpuModels.argmax(aloneLogits), GpuModels.argmax(batched));
-            double worst = 0;
-            for (int i = 0; i < batched.length; i++) worst = Math.max(worst, Math.abs(batched[i] - aloneLogits[i]));
+            double worst = maxAbsDiff(batched, aloneLogits);
             System.out.printf("[gpu] alone vs batched max |logit diff| = %.2e%n", worst);
             assertTrue(worst < 0.05, "batching changed logits by " + worst);
         }
+    }
+
+    private static double maxAbsDiff(float[] a, float[] b) {
+        double worst = 0;
+        for (int i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+        return worst;
     }
 }
