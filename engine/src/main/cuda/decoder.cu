@@ -3,8 +3,13 @@
 // query at its own absolute position), and sampling. The GEMMs are cuBLAS's, the MoE is the role's backend.
 //
 // Row metadata (per step, uploaded before the launches, so a captured graph replays with new contents):
-//   row_pos[r]    absolute position of row r in its sequence
+//   row_pos[r]    absolute position of row r in its sequence: the cache slot its k and v go to
 //   row_table[r]  offset of its sequence's block table in block_tables (blocks of KV_BLOCK tokens)
+//   row_back[r]   optional (null: 0 for every row): how far the row's slot lies past its logical position
+//                 ctx = row_pos - row_back, i.e. the tokens before it. RoPE takes ctx, and the row attends to keys
+//                 0..ctx-1 and to its own slot. A chain row has 0; a sibling draft (the drafter's second choice for a
+//                 chain draft's position, verified in the same pass) sits in a spare slot past the chain, k further
+//                 on, and attends to its ancestors only.
 // The KV cache is fp32, [layer][block][KV_BLOCK][nKV*d] for K and V separately.
 #include "common.cuh"
 
@@ -65,7 +70,8 @@ extern "C" __global__ void es_rmsnorm(float* __restrict__ x, const __nv_bfloat16
 // q_out, k and v to the cache slot of (sequence, position).   grid (m, nH + 2*nKV), block 32*ceil(d/32)
 extern "C" __global__ void es_qkv_rope_append(const float* __restrict__ qkv, const float* __restrict__ q_norm,
                                               const float* __restrict__ k_norm, const float* __restrict__ inv_freq,
-                                              const int* __restrict__ row_pos, const int* __restrict__ row_table,
+                                              const int* __restrict__ row_pos, const int* __restrict__ row_back,
+                                              const int* __restrict__ row_table,
                                               const int* __restrict__ block_tables, float eps, int nH, int nKV, int d,
                                               float* __restrict__ q_out, float* __restrict__ k_cache,
                                               float* __restrict__ v_cache) {
@@ -73,7 +79,7 @@ extern "C" __global__ void es_qkv_rope_append(const float* __restrict__ qkv, con
     __shared__ float head[256];
     int r = blockIdx.x, hd = blockIdx.y, t = threadIdx.x;
     int width = (nH + 2 * nKV) * d, kvw = nKV * d;
-    int p = row_pos[r];
+    int p = row_pos[r], ctx = row_back ? p - row_back[r] : p;
     long long slot = (long long)block_tables[row_table[r] + p / KV_BLOCK] * KV_BLOCK + p % KV_BLOCK;
     const float* src = qkv + (long long)r * width + hd * d;
     if (hd >= nH + nKV) {  // v: copied as is
@@ -91,7 +97,7 @@ extern "C" __global__ void es_qkv_rope_append(const float* __restrict__ qkv, con
     __syncthreads();
     if (t < d) {
         int half = d / 2, i = t < half ? t : t - half;
-        float a = (float)p * inv_freq[i];
+        float a = (float)ctx * inv_freq[i];
         double s, c;
         sincos((double)a, &s, &c);  // matches the CPU path's Math.sin/cos of the fp32 angle
         float cs = (float)c, sn = (float)s;
@@ -130,19 +136,21 @@ __device__ __forceinline__ float att_softmax(float* s_p, int n, float mx, float*
 // so no key address waits on a table load. Pass 1 gives each thread whole keys; pass 2 gives each thread four output
 // elements and keys grp, grp + groups, ... (groups = threads / (D / 4)); the groups' partial sums are added in order.
 // s_red: a float per warp.
+// Keys: u < n - 1 at position u, the last (the row's own) at position self (n - 1 for a chain row).
 template <int D>
 __device__ __forceinline__ void att_two_pass(const float* __restrict__ qr, const float* __restrict__ k_cache,
                                              const float* __restrict__ v_cache, const int* __restrict__ table, int n,
-                                             int kvw, int g, float scale, __nv_bfloat16* __restrict__ out,
+                                             int self, int kvw, int g, float scale, __nv_bfloat16* __restrict__ out,
                                              float* s_p, float* s_q, float* partial, int* s_tab, float* s_red) {
     int t = threadIdx.x;
-    for (int i = t; i < (n + KV_BLOCK - 1) / KV_BLOCK; i += blockDim.x) s_tab[i] = table[i];
+    for (int i = t; i <= self / KV_BLOCK; i += blockDim.x) s_tab[i] = table[i];
     if (t < D) s_q[t] = qr[t] * scale;
     __syncthreads();
     float mx = -INFINITY;
     for (int u = t; u < n; u += blockDim.x) {
+        int pu = u < n - 1 ? u : self;
         const float4* kr = reinterpret_cast<const float4*>(
-                k_cache + ((long long)s_tab[u / KV_BLOCK] * KV_BLOCK + u % KV_BLOCK) * kvw + g * D);
+                k_cache + ((long long)s_tab[pu / KV_BLOCK] * KV_BLOCK + pu % KV_BLOCK) * kvw + g * D);
         float4 kk[D / 4];
 #pragma unroll
         for (int c = 0; c < D / 4; c++) kk[c] = kr[c];
@@ -163,7 +171,8 @@ __device__ __forceinline__ void att_two_pass(const float* __restrict__ qr, const
 #pragma unroll 8
         for (int u = grp; u < n; u += groups) {
             float w = s_p[u];
-            float4 vv = *reinterpret_cast<const float4*>(vg + ((long long)s_tab[u / KV_BLOCK] * KV_BLOCK + u % KV_BLOCK) * kvw);
+            int pu = u < n - 1 ? u : self;
+            float4 vv = *reinterpret_cast<const float4*>(vg + ((long long)s_tab[pu / KV_BLOCK] * KV_BLOCK + pu % KV_BLOCK) * kvw);
             acc.x += w * vv.x;
             acc.y += w * vv.y;
             acc.z += w * vv.z;
@@ -180,7 +189,8 @@ __device__ __forceinline__ void att_two_pass(const float* __restrict__ qr, const
 }
 
 
-// o[r, head] = softmax_u<=p(q . k_u / sqrt(d)) . v_u over the row's sequence, written as bf16 for the O projection.
+// o[r, head] = softmax_u<=p(q . k_u / sqrt(d)) . v_u over the row's sequence, written as bf16 for the O projection
+// (with row_back: over keys 0..ctx-1 and the row's own slot p).
 // One block (ATT_WARPS warps) per (row, query head).   grid (m, nH), block 32 * ATT_WARPS
 //
 // Up to ATT_SMEM_KEYS keys (every decode step of a short context): two passes with the scores in shared memory
@@ -192,7 +202,8 @@ __device__ __forceinline__ void att_two_pass(const float* __restrict__ qr, const
 // (d <= 256), and the partial states of the warps are merged at the end.
 extern "C" __global__ void es_attention(const float* __restrict__ q, const float* __restrict__ k_cache,
                                         const float* __restrict__ v_cache, const int* __restrict__ row_pos,
-                                        const int* __restrict__ row_table, const int* __restrict__ block_tables,
+                                        const int* __restrict__ row_back, const int* __restrict__ row_table,
+                                        const int* __restrict__ block_tables,
                                         int nH, int nKV, int d, float scale, __nv_bfloat16* __restrict__ out) {
     pdl_enter();
     const int WARPS = ATT_WARPS;
@@ -203,23 +214,24 @@ extern "C" __global__ void es_attention(const float* __restrict__ q, const float
     __shared__ int s_tab[ATT_SMEM_KEYS / KV_BLOCK];
     int r = blockIdx.x, hq = blockIdx.y, g = hq / (nH / nKV);
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    int kvw = nKV * d, p = row_pos[r];
+    int kvw = nKV * d, p = row_pos[r], ctx = row_back ? p - row_back[r] : p;  // keys 0..ctx-1, then slot p
     const int* table = block_tables + row_table[r];
     const float* qr = q + (long long)r * nH * d + hq * d;
     if (p < ATT_SMEM_KEYS) {
-        int n = p + 1;
+        int n = ctx + 1;
         __nv_bfloat16* o = out + (long long)r * nH * d + hq * d;
         switch (d) {  // s_acc holds the groups' partial sums: blockDim * 4 floats
-            case 32: att_two_pass<32>(qr, k_cache, v_cache, table, n, kvw, g, scale, o, s_p, s_q, &s_acc[0][0], s_tab, s_m); return;
-            case 64: att_two_pass<64>(qr, k_cache, v_cache, table, n, kvw, g, scale, o, s_p, s_q, &s_acc[0][0], s_tab, s_m); return;
-            case 128: att_two_pass<128>(qr, k_cache, v_cache, table, n, kvw, g, scale, o, s_p, s_q, &s_acc[0][0], s_tab, s_m); return;
+            case 32: att_two_pass<32>(qr, k_cache, v_cache, table, n, p, kvw, g, scale, o, s_p, s_q, &s_acc[0][0], s_tab, s_m); return;
+            case 64: att_two_pass<64>(qr, k_cache, v_cache, table, n, p, kvw, g, scale, o, s_p, s_q, &s_acc[0][0], s_tab, s_m); return;
+            case 128: att_two_pass<128>(qr, k_cache, v_cache, table, n, p, kvw, g, scale, o, s_p, s_q, &s_acc[0][0], s_tab, s_m); return;
             default: break;
         }
         for (int c = threadIdx.x; c < d; c += blockDim.x) s_q[c] = qr[c] * scale;
         __syncthreads();
         float mx = -INFINITY;
         for (int u = threadIdx.x; u < n; u += blockDim.x) {
-            const float* kr = k_cache + ((long long)table[u / KV_BLOCK] * KV_BLOCK + u % KV_BLOCK) * kvw + g * d;
+            int pu = u < n - 1 ? u : p;
+            const float* kr = k_cache + ((long long)table[pu / KV_BLOCK] * KV_BLOCK + pu % KV_BLOCK) * kvw + g * d;
             float dot = 0.f;
             if ((d & 3) == 0) {
                 for (int c = 0; c < d; c += 4) {
@@ -245,8 +257,9 @@ extern "C" __global__ void es_attention(const float* __restrict__ q, const float
 #pragma unroll 4
                 for (int u = grp; u < n; u += groups) {
                     float w = s_p[u];
+                    int pu = u < n - 1 ? u : p;
                     float4 vv = *reinterpret_cast<const float4*>(
-                            v_cache + ((long long)table[u / KV_BLOCK] * KV_BLOCK + u % KV_BLOCK) * kvw + g * d + c);
+                            v_cache + ((long long)table[pu / KV_BLOCK] * KV_BLOCK + pu % KV_BLOCK) * kvw + g * d + c);
                     acc.x += w * vv.x;
                     acc.y += w * vv.y;
                     acc.z += w * vv.z;
@@ -265,7 +278,8 @@ extern "C" __global__ void es_attention(const float* __restrict__ q, const float
                 float acc = 0.f;
 #pragma unroll 8
                 for (int u = grp; u < n; u += groups) {
-                    acc += s_p[u] * v_cache[((long long)table[u / KV_BLOCK] * KV_BLOCK + u % KV_BLOCK) * kvw + g * d + c];
+                    int pu = u < n - 1 ? u : p;
+                    acc += s_p[u] * v_cache[((long long)table[pu / KV_BLOCK] * KV_BLOCK + pu % KV_BLOCK) * kvw + g * d + c];
                 }
                 partial[grp * d + c] = acc;
             }
@@ -286,8 +300,9 @@ extern "C" __global__ void es_attention(const float* __restrict__ q, const float
         acc[j] = 0.f;
     }
     float m = -INFINITY, l = 0.f;
-    for (int u = warp; u <= p; u += WARPS) {
-        long long base = ((long long)table[u / KV_BLOCK] * KV_BLOCK + u % KV_BLOCK) * kvw + g * d;
+    for (int u = warp; u <= ctx; u += WARPS) {
+        int pu = u < ctx ? u : p;
+        long long base = ((long long)table[pu / KV_BLOCK] * KV_BLOCK + pu % KV_BLOCK) * kvw + g * d;
         float dot = 0.f;
 #pragma unroll
         for (int j = 0; j < 8; j++) {

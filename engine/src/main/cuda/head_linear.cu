@@ -213,39 +213,125 @@ extern "C" __global__ void es_draft_first(const float* __restrict__ logits, int 
     }
 }
 
+// A cache slot's address in a paged KV cache (one layer), from the sequence's block table.
+__device__ __forceinline__ long long kv_slot(const int* __restrict__ table, int p) {
+    return (long long)table[p / KV_BLOCK] * KV_BLOCK + p % KV_BLOCK;
+}
+
+// Copies the k and v of slot `from` to slot `to` in `layers` layers (layer stride in floats), one warp. The loads of
+// a group of layers are all issued before its stores (the compiler cannot reorder them past stores to the same array).
+__device__ __forceinline__ void kv_move(float* __restrict__ kc, float* __restrict__ vc, long long stride, int layers,
+                                        int kvw, const int* __restrict__ table, int from, int to) {
+    constexpr int GROUP = 8;  // floats a lane holds per array: layers x (kvw / 32) at a time
+    long long f = kv_slot(table, from) * kvw, t = kv_slot(table, to) * kvw;
+    int per = (kvw + 31) / 32, n = layers * per;
+    for (int g0 = 0; g0 < n; g0 += GROUP) {
+        float ks[GROUP], vs[GROUP];
+#pragma unroll
+        for (int g = 0; g < GROUP; g++) {
+            int i = g0 + g, l = i / per, e = threadIdx.x + 32 * (i % per);
+            bool in = i < n && e < kvw;
+            ks[g] = in ? kc[l * stride + f + e] : 0.f;
+            vs[g] = in ? vc[l * stride + f + e] : 0.f;
+        }
+#pragma unroll
+        for (int g = 0; g < GROUP; g++) {
+            int i = g0 + g, l = i / per, e = threadIdx.x + 32 * (i % per);
+            if (i < n && e < kvw) {
+                kc[l * stride + t + e] = ks[g];
+                vc[l * stride + t + e] = vs[g];
+            }
+        }
+    }
+}
+
+// The verdict's accepted count carries this flag when the last accepted draft is a sibling (es_spec_accept).
+#define SIBLING_ACCEPTED 0x10000
+
 // A greedy verification's verdict and the next round's first draft, for drafting fused behind the target's pass
-// (CudaFeatureHead.draftAfter). Chunk c holds t = k + 1 target rows c*t.. (its last committed token, then k drafts)
-// and the head's first step ran over the same rows with entry tokens = the target's argmax per row: the entries are
-// right up to the first rejection whatever it is, since an accepted draft equals the target's argmax there. So
-// a = the drafts accepted (the first i with tokens[c*t+1+i] != sampled[c*t+i], found by one warp ballot per 32
-// drafts); the bonus is sampled[c*t+a]; the first draft is the argmax key of head row c*t+a (row_keys: the first
-// step's es_hl_lm_head left one per row), and the chain's links start from that row: its output row
-// (chain[cap + c]) and link positions (chain[2*j*cap + c] = pos[c*t] + a + j: the head's entries sit at the
-// target's positions, one behind their tokens). verdict[2c], [2c+1] = a, bonus. Chunks c >= real (padding) take
-// a = 0.   grid (chain rows), block 32
+// (CudaFeatureHead.draftAfter). Chunk c holds t target rows c*t..: its last committed token, k = t - 1 - sib chain
+// drafts, then sib <= k sibling drafts (sibling j, row k + j: the head's second choice where chain draft j was its first,
+// at draft j's position in a spare slot, pos + k + j). The head's first step ran over the same rows with entry
+// tokens = the target's argmax per row: the entries are right up to the first rejection whatever it is, since an
+// accepted draft equals the target's argmax there. So a = the chain drafts accepted (the first i with
+// tokens[c*t+1+i] != sampled[c*t+i], found by one warp ballot per 32 drafts); when draft a + 1 has a sibling and the
+// target's argmax there equals it, the sibling is accepted too and its row is the last accepted one, whose k and v
+// (the target's, every layer, and the head's) move from the spare slot to their position, so the links and the next
+// round see them where a chain draft's would be. The bonus is the target's argmax at the last accepted row; the first
+// draft is the argmax key of the head's row there (row_keys: the first step's es_hl_lm_head left one per row), and the
+// chain's links start from that row: its output row (chain[cap + c]) and link positions (chain[2*j*cap + c] = pos[c*t]
+// + accepted + j: the head's entries sit at the target's positions, one behind their tokens). verdict[2c], [2c+1] =
+// accepted (| SIBLING_ACCEPTED), bonus. Chunks c >= real (padding) take a = 0.
+// tk/tv, t_stride, t_layers: the target's KV cache (layer stride in floats); t_row_table/t_tables: its block tables
+// per row; hk/hv, h_row_table/h_tables: the head's (one layer). kvw: floats per slot of either.   grid (chain rows), block 32
 extern "C" __global__ void es_spec_accept(const int* __restrict__ tokens, const int* __restrict__ sampled,
-                                          const int* __restrict__ pos, int t, int real,
+                                          const int* __restrict__ pos, int t, int sib, int real,
                                           const unsigned long long* __restrict__ row_keys, int* __restrict__ chain,
                                           int cap, int steps, int* __restrict__ verdict,
-                                          unsigned long long* __restrict__ packed) {
+                                          unsigned long long* __restrict__ packed, float* __restrict__ tk,
+                                          float* __restrict__ tv, long long t_stride, int t_layers,
+                                          const int* __restrict__ t_row_table, const int* __restrict__ t_tables,
+                                          float* __restrict__ hk, float* __restrict__ hv,
+                                          const int* __restrict__ h_row_table, const int* __restrict__ h_tables,
+                                          int kvw) {
     pdl_enter();
-    int c = blockIdx.x, base = c * t, lane = threadIdx.x, a = c < real ? t - 1 : 0;
+    int c = blockIdx.x, base = c * t, lane = threadIdx.x, k = t - 1 - sib, a = c < real ? k : 0;
     if (c < real) {
-        for (int i0 = 0; i0 < t - 1; i0 += 32) {
+        for (int i0 = 0; i0 < k; i0 += 32) {
             int i = i0 + lane;
-            unsigned int miss = __ballot_sync(0xffffffffu, i < t - 1 && tokens[base + 1 + i] != sampled[base + i]);
+            unsigned int miss = __ballot_sync(0xffffffffu, i < k && tokens[base + 1 + i] != sampled[base + i]);
             if (miss) {
                 a = i0 + __ffs(miss) - 1;
                 break;
             }
         }
     }
-    for (int j = 1 + lane; j < steps; j += 32) chain[2 * j * cap + c] = pos[base] + a + j;
+    bool sibling = c < real && a < sib && tokens[base + k + 1 + a] == sampled[base + a];
+    int last = sibling ? base + k + 1 + a : base + a, accepted = a + (sibling ? 1 : 0), p = pos[base];
+    if (sibling) {
+        kv_move(tk, tv, t_stride, t_layers, kvw, t_tables + t_row_table[base], p + k + 1 + a, p + 1 + a);
+        kv_move(hk, hv, 0, 1, kvw, h_tables + h_row_table[base], p + k + 1 + a, p + 1 + a);
+    }
+    for (int j = 1 + lane; j < steps; j += 32) chain[2 * j * cap + c] = p + accepted + j;
     if (lane == 0) {
-        packed[c] = row_keys[base + a];
-        chain[cap + c] = base + a;
-        verdict[2 * c] = a;
-        verdict[2 * c + 1] = sampled[base + a];
+        packed[c] = row_keys[last];
+        chain[cap + c] = last;
+        verdict[2 * c] = accepted | (sibling ? SIBLING_ACCEPTED : 0);
+        verdict[2 * c + 1] = sampled[last];
+    }
+}
+
+// The next round's sibling drafts: for chain row c and depth j, the second-best key of the logits that gave draft j
+// (depth 0: the first step's row chain[cap + c]; depth j >= 1: row link_rows + (j - 1) * chain_rows + c, where link j
+// left its logits), into packed[j * stride + c].   grid (chain rows, depths), block SIB_THREADS
+#define SIB_THREADS 256
+__device__ __forceinline__ void top2_merge(unsigned long long& k1, unsigned long long& k2, unsigned long long o1,
+                                           unsigned long long o2) {
+    if (o1 > k1) { k2 = k1 > o2 ? k1 : o2; k1 = o1; } else { k2 = k2 > o1 ? k2 : o1; }
+}
+
+extern "C" __global__ void __launch_bounds__(SIB_THREADS) es_draft_siblings(const float* __restrict__ logits, int v,
+                                                                          const int* __restrict__ chain, int cap,
+                                                                          int link_rows, int chain_rows,
+                                                                          unsigned long long* __restrict__ packed,
+                                                                          int stride) {
+    pdl_enter();
+    __shared__ unsigned long long s1[SIB_THREADS / 32], s2[SIB_THREADS / 32];
+    int c = blockIdx.x, j = blockIdx.y, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const float* row = logits + (long long)(j == 0 ? chain[cap + c] : link_rows + (j - 1) * chain_rows + c) * v;
+    unsigned long long k1 = 0ull, k2 = 0ull;  // keys are distinct (the id is in them)
+    for (int i = threadIdx.x; i < v; i += SIB_THREADS) top2_merge(k1, k2, hl_argmax_key(row[i], i), 0ull);
+    for (int o = 16; o > 0; o >>= 1) {
+        top2_merge(k1, k2, __shfl_xor_sync(0xffffffffu, k1, o), __shfl_xor_sync(0xffffffffu, k2, o));
+    }
+    if (lane == 0) {
+        s1[warp] = k1;
+        s2[warp] = k2;
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        for (int w = 1; w < SIB_THREADS / 32; w++) top2_merge(k1, k2, s1[w], s2[w]);
+        packed[(long long)j * stride + c] = k2;
     }
 }
 
@@ -288,13 +374,14 @@ extern "C" __global__ void es_hl_combine(int n, const int* __restrict__ tokens, 
 
 // The attention input: per head hd = blockIdx.x, its d columns of rmsnorm(x; norm_w) . wqkv^T (wqkv [(nH + 2nKV) d, h]
 // bf16, q heads then k then v), then as es_qkv_rope_append: q/k per-head RMSNorm when q_norm/k_norm are given, RoPE
-// of q and k, q to q_out, k and v to the cache slot of (sequence, position).
+// of q and k (at the logical position p - row_back when given), q to q_out, k and v to the cache slot of (sequence, position).
 //   grid (nH + 2 nKV, row groups), block 32 * max(HL_ROWS, min(32, d)) (a warp per column up to 32 columns),
 //   smem HL_ROWS * (h + d) + h floats
 extern "C" __global__ void __launch_bounds__(1024) es_hl_qkv_rope(int n, const float* __restrict__ x, const float* __restrict__ norm_w, float eps,
                                           int h, const __nv_bfloat16* __restrict__ w, const float* __restrict__ q_norm,
                                           const float* __restrict__ k_norm, const float* __restrict__ inv_freq,
-                                          const int* __restrict__ row_pos, const int* __restrict__ row_table,
+                                          const int* __restrict__ row_pos, const int* __restrict__ row_back,
+                                          const int* __restrict__ row_table,
                                           const int* __restrict__ block_tables, int nH, int nKV, int d,
                                           float* __restrict__ q_out, float* __restrict__ k_cache,
                                           float* __restrict__ v_cache) {
@@ -332,7 +419,7 @@ extern "C" __global__ void __launch_bounds__(1024) es_hl_qkv_rope(int n, const f
         if (t < d) {
             int j = t < half ? t : t - half;
             double s, c;
-            sincos((double)((float)p * inv_freq[j]), &s, &c);  // as es_qkv_rope_append
+            sincos((double)((float)(row_back ? p - row_back[i] : p) * inv_freq[j]), &s, &c);  // as es_qkv_rope_append
             float cs = (float)c, sn = (float)s, x0 = head[j], x1 = head[j + half];
             float o = t < half ? x0 * cs - x1 * sn : x1 * cs + x0 * sn;
             if (hd < nH) q_out[(long long)i * nH * d + hd * d + t] = o;

@@ -33,7 +33,7 @@ final class BenchForks {
                 rows.add(row.against(plain.plainTokensPerSecondBatch1(), plain.plainTokensPerSecondBatched()));
             }
             if (!quiet) {
-                err.printf(Locale.ROOT, "bench spec: %s done in a JVM of its own%n", configuration.replace(":", " k="));
+                err.printf(Locale.ROOT, "bench spec: %s done in a JVM of its own%n", describe(configuration));
                 err.flush();
             }
         }
@@ -68,5 +68,11 @@ final class BenchForks {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("bench spec --fork: interrupted while " + configuration + " was measured", e);
         }
+    }
+
+    /** METHOD:K[:SIBLINGS] as the progress line says it: {@code eagle k=4}, {@code eagle k=4 with 2 sibling drafts}. */
+    static String describe(String configuration) {
+        String[] p = configuration.split(":");
+        return p[0] + " k=" + p[1] + (p.length > 2 ? " with " + p[2] + " sibling drafts" : "");
     }
 }

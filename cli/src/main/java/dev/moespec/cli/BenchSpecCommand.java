@@ -65,6 +65,11 @@ public final class BenchSpecCommand implements Callable<Integer> {
     @Option(names = "--k", paramLabel = "LIST", split = ",", description = "num_speculative_tokens values (default: 1,2,3,4; medusa stops at 3, ngram runs 4 as eval.json).")
     List<Integer> ks = List.of(1, 2, 3, 4);
 
+    @Option(names = "--sibling-drafts", paramLabel = "LIST", split = ",",
+            description = "Also run eagle and mtp with these \"sibling_drafts\" (each at most k): a draft tree, the head's"
+                    + " second choice beside the first chain drafts (default: none).")
+    List<Integer> siblingDrafts = List.of();
+
     @Option(names = "--batch", paramLabel = "N", defaultValue = "8", description = "Batch size of the batched run (default: ${DEFAULT-VALUE}).")
     int batch;
 
@@ -115,14 +120,18 @@ public final class BenchSpecCommand implements Callable<Integer> {
             description = "Where to run (default: ${DEFAULT-VALUE}: the GPU when usable).")
     String device;
 
-    /** One method × k (or the plain baseline, method {@code none}). */
-    record Row(String method, int k, double meanAccepted, Double evalMeanAccepted, Double deltaPercent,
+    /**
+     * One method × k (or the plain baseline, method {@code none}); {@code siblingDrafts} > 0: a draft tree's row.
+     * eval.json's figure is the chain's, which a tree's accepted drafts exceed by design.
+     */
+    record Row(String method, int k, int siblingDrafts, double meanAccepted, Double evalMeanAccepted, Double deltaPercent,
                double acceptanceRate, double meanAcceptanceLength, double greedyMatchFraction, double tokensPerSecondBatch1,
                double tokensPerSecondBatched, double speedupBatch1, double speedupBatched, String targetMoeBackend,
                String draftMoeBackend, StepTime stepBatch1, double prefillMsBatch1, String drafting) {
         /** This row with its speed-ups against plain decoding's tokens/s at batch 1 and batched (0 when not measured). */
         Row against(double plainBatch1, double plainBatched) {
-            return new Row(method, k, meanAccepted, evalMeanAccepted, deltaPercent, acceptanceRate, meanAcceptanceLength,
+            return new Row(method, k, siblingDrafts, meanAccepted, evalMeanAccepted, deltaPercent, acceptanceRate,
+                    meanAcceptanceLength,
                     greedyMatchFraction, tokensPerSecondBatch1, tokensPerSecondBatched,
                     plainBatch1 > 0 ? tokensPerSecondBatch1 / plainBatch1 : 0,
                     plainBatched > 0 ? tokensPerSecondBatched / plainBatched : 0, targetMoeBackend, draftMoeBackend,
@@ -158,6 +167,9 @@ public final class BenchSpecCommand implements Callable<Integer> {
             if (m.isBlank()) throw new UserInputException("--methods has an empty entry; list methods like draft_model,eagle");
         }
         for (int k : ks) if (k < 1) throw new UserInputException("--k values must be >= 1, got " + k);
+        for (int s : siblingDrafts) {
+            if (s < 1) throw new UserInputException("--sibling-drafts values must be >= 1 (0 is the chain, always run), got " + s);
+        }
         Path targetDir = BundledModels.demoTarget();
         Path promptFile = prompts != null ? prompts : targetDir.resolveSibling("spec-prompts.jsonl");
         List<int[]> all = loadPrompts(promptFile, numPrompts, bos);
@@ -182,21 +194,21 @@ public final class BenchSpecCommand implements Callable<Integer> {
         SamplingParams greedy = new SamplingParams(0, 0, 1, OptionalLong.empty(), maxTokens, true);
 
         // a child measuring one method still decodes plainly once, untimed, for the greedy-match reference
-        Measured plain = measure(config(targetDir, null, 0), device, all, greedy, null, only == null || only.equals(PLAIN));
+        Measured plain = measure(config(targetDir, null, 0, 0), device, all, greedy, null, only == null || only.equals(PLAIN));
         List<Row> rows = new ArrayList<>();
         for (Configuration c : configurations) {
             if (only != null && !only.equals(c.id())) continue;
             String method = c.method();
             int k = c.k();
-            Measured m = measure(config(targetDir, method, k), device, all, greedy, plain.outputs, true);
+            Measured m = measure(config(targetDir, method, k, c.siblings()), device, all, greedy, plain.outputs, true);
             OptionalDouble expected = evalMeanAccepted(eval, method, k);
-            rows.add(new Row(method, k, m.meanAccepted, expected.isPresent() ? expected.getAsDouble() : null,
+            rows.add(new Row(method, k, c.siblings(), m.meanAccepted, expected.isPresent() ? expected.getAsDouble() : null,
                     expected.isPresent() ? 100 * (m.meanAccepted / expected.getAsDouble() - 1) : null,
                     m.acceptanceRate, m.meanAcceptanceLength, m.greedyMatch, m.tpsBatch1, m.tpsBatched, 0, 0,
                     m.targetBackend, m.draftBackend, m.stepBatch1, m.prefillMsBatch1, m.drafting)
                     .against(plain.tpsBatch1, plain.tpsBatched));
             if (!json) {
-                err().printf(Locale.ROOT, "bench spec: %s k=%d done%n", method, k);
+                err().printf(Locale.ROOT, "bench spec: %s done%n", c.id());
                 err().flush();
             }
         }
@@ -211,10 +223,10 @@ public final class BenchSpecCommand implements Callable<Integer> {
     /** --only's name for plain decoding. */
     static final String PLAIN = "plain";
 
-    /** One method × k of a run; {@link #id} is its --only name. */
-    private record Configuration(String method, int k) {
+    /** One method × k (with sibling drafts) of a run; {@link #id} is its --only name. */
+    private record Configuration(String method, int k, int siblings) {
         String id() {
-            return method + ":" + k;
+            return method + ":" + k + (siblings == 0 ? "" : ":" + siblings);
         }
     }
 
@@ -225,7 +237,9 @@ public final class BenchSpecCommand implements Callable<Integer> {
             for (int k : ks) {
                 if (method.equals("medusa") && k > 3) continue;
                 if (method.equals("ngram") && ks.contains(4) && k != 4) continue;  // eval.json has ngram at k=4 only
-                out.add(new Configuration(method, k));
+                out.add(new Configuration(method, k, 0));
+                if (!method.equals("eagle") && !method.equals("mtp")) continue;
+                for (int s : siblingDrafts) if (s <= k) out.add(new Configuration(method, k, s));
             }
         }
         return out;
@@ -238,16 +252,23 @@ public final class BenchSpecCommand implements Callable<Integer> {
                 "--repeats", String.valueOf(repeats), "--jit-warmup", String.valueOf(jitWarmup), "--moe-backend", moeBackend,
                 "--kv-cache-memory", String.valueOf(kvCacheMemory), "--device", device));
         if (draftMoeBackend != null) a.addAll(List.of("--draft-moe-backend", draftMoeBackend));
+        // the child finds its --only configuration among its own
+        a.addAll(List.of("--methods", String.join(",", methods), "--k", join(ks)));
+        if (!siblingDrafts.isEmpty()) a.addAll(List.of("--sibling-drafts", join(siblingDrafts)));
         if (prompts != null) a.addAll(List.of("--prompts", prompts.toString()));
         if (bos) a.add("--bos");
         return a;
+    }
+
+    private static String join(List<Integer> values) {
+        return String.join(",", values.stream().map(String::valueOf).toList());
     }
 
     private PrintWriter err() {
         return spec.commandLine().getErr();
     }
 
-    private EngineConfig config(Path targetDir, String method, int k) {
+    private EngineConfig config(Path targetDir, String method, int k, int siblings) {
         String specJson = null;
         if (method != null) {
             String model = switch (method) {
@@ -259,7 +280,8 @@ public final class BenchSpecCommand implements Callable<Integer> {
                 default -> "";
             };
             String backend = draftMoeBackend == null ? "" : ",\"moe_backend\":\"" + draftMoeBackend + "\"";
-            specJson = "{\"method\":\"" + method + "\",\"num_speculative_tokens\":" + k + model + backend + "}";
+            String tree = siblings == 0 ? "" : ",\"sibling_drafts\":" + siblings;
+            specJson = "{\"method\":\"" + method + "\",\"num_speculative_tokens\":" + k + model + backend + tree + "}";
         }
         return EngineConfig.builder(ModelConfig.load(targetDir)).moeBackend(moeBackend).speculativeConfigJson(specJson).build();
     }
@@ -356,7 +378,8 @@ public final class BenchSpecCommand implements Callable<Integer> {
         for (Row row : r.rows()) {
             s.append(String.format(Locale.ROOT,
                     "%-12s %2d  %9.3f %9s %7s  %6.3f %6.3f  %6.2f  %9.1f %7.2f  %9.1f %7.2f  %23s  %10.3f  %6.3f  %-8s  %s / %s%n",
-                    row.method(), row.k(), row.meanAccepted(),
+                    row.siblingDrafts() == 0 ? row.method() : row.method() + "+" + row.siblingDrafts() + "sib", row.k(),
+                    row.meanAccepted(),
                     row.evalMeanAccepted() == null ? "-" : String.format(Locale.ROOT, "%.3f", row.evalMeanAccepted()),
                     row.deltaPercent() == null ? "-" : String.format(Locale.ROOT, "%+.1f%%", row.deltaPercent()),
                     row.acceptanceRate(), row.meanAcceptanceLength(), row.greedyMatchFraction(), row.tokensPerSecondBatch1(),

@@ -144,7 +144,7 @@ final class GenerateCommand implements Callable<Integer> {
                 double decodeSeconds = (r.totalNanos() - r.ttftNanos()) / 1e9;
                 writeMetrics(new SpecMetrics("none", 0, 1, n, Math.max(0, n - 1), Math.max(0, n - 1), 0, 0, 0, 0, 1, 0,
                         new double[0], r.ttftNanos() / 1e9, 0, decodeSeconds, decodeSeconds, r.totalNanos() / 1e9,
-                        r.tokensPerSecond(), java.util.Map.of("target", r.moeBackend()), launches, 0));
+                        r.tokensPerSecond(), java.util.Map.of("target", r.moeBackend()), launches, 0, 0));
             }
         }
         return 0;
@@ -176,7 +176,8 @@ final class GenerateCommand implements Callable<Integer> {
             out.printf(Locale.ROOT, "    time: prefill %.1f ms, propose %.1f ms, verify %.1f ms (target passes %.1f ms)%s%n",
                     m.prefillSeconds() * 1e3, m.proposeSeconds() * 1e3, m.verifySeconds() * 1e3, m.targetPassSeconds() * 1e3,
                     m.fusedRounds() == 0 ? "" : "; " + m.fusedRounds() + " of " + m.targetPasses()
-                            + " passes drafted on the GPU right behind verification (fused)");
+                            + " passes drafted on the GPU right behind verification (fused)"
+                            + (m.siblingsAccepted() == 0 ? "" : ", " + m.siblingsAccepted() + " accepted a sibling draft"));
             out.flush();
             if (metricsJson != null) writeMetrics(m);
         }

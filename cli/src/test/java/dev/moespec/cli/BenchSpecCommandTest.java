@@ -9,6 +9,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** {@code bench spec} on a CI-sized slice: JSON shape, eval.json comparison, greedy match, and the table. */
@@ -64,20 +65,36 @@ class BenchSpecCommandTest {
 
     @Test
     void forkMeasuresEveryConfigurationInAJvmOfItsOwnAndMergesThem() throws Exception {
-        String[] r = run("--json", "--fork", "--num-prompts", "1", "--max-tokens", "8", "--methods", "eagle", "--k", "1");
+        String[] r = run("--json", "--fork", "--num-prompts", "1", "--max-tokens", "8", "--methods", "eagle", "--k", "1",
+                "--sibling-drafts", "1");
         assertEquals("0", r[0], r[2]);
         JsonNode report = new ObjectMapper().readTree(r[1]);
         assertEquals(1, report.path("prompts").asInt());
         double plain = report.path("plain_tokens_per_second_batch1").asDouble();
         assertTrue(plain > 0, report.toString());
         JsonNode rows = report.path("rows");
-        assertEquals(1, rows.size(), rows.toString());
+        assertEquals(2, rows.size(), rows.toString());
         JsonNode eagle = rows.get(0);
         assertEquals("eagle", eagle.path("method").asText());
+        assertEquals(0, eagle.path("sibling_drafts").asInt(), eagle.toString());
+        // the tree's child found its configuration (eagle:1:1) among its own: the parent passed --sibling-drafts on
+        assertEquals("eagle", rows.get(1).path("method").asText());
+        assertEquals(1, rows.get(1).path("sibling_drafts").asInt(), rows.get(1).toString());
+        assertEquals(1.0, rows.get(1).path("greedy_match_fraction").asDouble(), rows.get(1).toString());
         assertEquals(1.0, eagle.path("greedy_match_fraction").asDouble(), eagle.toString());
         // the child measured eagle without plain's timing; the parent takes the speed-up against the plain child's
         assertEquals(eagle.path("tokens_per_second_batch1").asDouble() / plain, eagle.path("speedup_batch1").asDouble(), 1e-9);
         assertTrue(eagle.path("speedup_batch1").asDouble() > 0, eagle.toString());
+    }
+
+    @Test
+    void siblingDraftsAddATreeRowAfterEagleAndMtpChainsOfAtLeastThatK() {
+        String[] r = run("--num-prompts", "1", "--max-tokens", "8", "--batch", "1", "--methods", "eagle,medusa", "--k", "2",
+                "--sibling-drafts", "1,3");
+        assertEquals("0", r[0], r[2]);
+        // eagle k=2, eagle k=2 with 1 sibling (3 > k is skipped), medusa k=2 (chains only)
+        assertTrue(r[1].matches("(?s).*\\neagle +2 .*\\neagle\\+1sib +2 .*\\nmedusa +2 .*"), r[1]);
+        assertFalse(r[1].contains("3sib"), r[1]);
     }
 
     @Test
@@ -102,6 +119,9 @@ class BenchSpecCommandTest {
         r = run("--only", "eagle:9", "--methods", "eagle", "--k", "1");
         assertEquals("2", r[0]);
         assertTrue(r[2].contains("--only eagle:9 is none of this run's configurations: plain, eagle:1"), r[2]);
+        r = run("--sibling-drafts", "0");
+        assertEquals("2", r[0]);
+        assertTrue(r[2].contains("--sibling-drafts values must be >= 1"), r[2]);
         r = run("--speed-prompts", "-1");
         assertEquals("2", r[0]);
         assertTrue(r[2].contains("--speed-prompts >= 0 (0: all prompts)"), r[2]);

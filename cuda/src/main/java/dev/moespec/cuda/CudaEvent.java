@@ -20,6 +20,18 @@ public final class CudaEvent extends ContextResource {
         return context.track(new CudaEvent(context, handle));
     }
 
+    /**
+     * An event for ordering only ({@code CU_EVENT_DISABLE_TIMING}): cheaper to record, and what a stream captured into
+     * a graph may record to fork work onto another stream ({@link CudaStream#waitFor}).
+     */
+    public static CudaEvent createUntimed(CudaContext context) {
+        Objects.requireNonNull(context, "context");
+        long handle = context.enterForCreate().eventCreate(CU_EVENT_DISABLE_TIMING);
+        return context.track(new CudaEvent(context, handle));
+    }
+
+    private static final int CU_EVENT_DISABLE_TIMING = 0x2;
+
     /** Marks the current end of {@code stream}'s queue (null = the default stream). */
     public void record(CudaStream stream) {
         long s = CudaStream.handleOf(stream, context);

@@ -28,6 +28,16 @@ public final class CudaStream extends ContextResource {
         return handle;
     }
 
+    /**
+     * Makes work queued on this stream from now on wait for what {@code event} last recorded (on any stream of the
+     * device). Inside a graph capture this forks or joins streams: a stream that waits for an event recorded on a
+     * capturing stream joins that capture.
+     */
+    public void waitFor(CudaEvent event) {
+        java.util.Objects.requireNonNull(event, "event");
+        enter().streamWaitEvent(handle, event.handle());
+    }
+
     /** Waits until all work queued so far has finished. */
     public void synchronize() {
         enter().streamSynchronize(handle);

@@ -112,6 +112,23 @@ public final class DeviceBuffer extends ContextResource {
         enter().memcpyHtoDAsync(address, host, n, s);
     }
 
+    /**
+     * Queues a copy of all of {@code host} (native memory) to this buffer from byte {@code offset} on, on {@code stream}
+     * (null = default stream).
+     */
+    public void copyFromAsync(MemorySegment host, long offset, CudaStream stream) {
+        Objects.requireNonNull(host, "host");
+        checkNative(host, "copyFromAsync");
+        long n = host.byteSize();
+        if (offset < 0 || offset + n > byteSize) {
+            throw new IllegalArgumentException("host segment of " + n + " bytes at offset " + offset + " does not fit in "
+                    + describe() + " (copyFromAsync)");
+        }
+        if (n == 0) return;
+        long s = CudaStream.handleOf(stream, context);
+        enter().memcpyHtoDAsync(address + offset, host, n, s);
+    }
+
     /** Queues a copy from this buffer into all of {@code host} (native memory) on {@code stream} (null = default stream). */
     public void copyToAsync(MemorySegment host, CudaStream stream) {
         long n = checkFits(host, "copyToAsync");

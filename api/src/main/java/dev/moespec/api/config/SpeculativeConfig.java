@@ -25,12 +25,15 @@ import java.util.Optional;
  * @param draftQuant              the spec's {@code quantization} if set, else recomputed from that checkpoint
  *                                (the target's when there is no checkpoint)
  * @param warnings                notes for the user (deprecated method names, ignored keys)
+ * @param siblingDrafts           sibling drafts per round (0..K, {@code sibling_drafts}): EAGLE and MTP also verify
+ *                                the head's second choice at depths 1..siblingDrafts of the chain, where greedy rounds
+ *                                run fused on the GPU; 0 = a chain, as vLLM drafts it
  */
 public record SpeculativeConfig(String method, Optional<String> model, int numSpeculativeTokens,
                                 Optional<String> moeBackend, Optional<String> quantization,
                                 int draftTensorParallelSize, int draftMaxModelLen, int promptLookupMin,
                                 int promptLookupMax, Optional<ModelConfig> draftModelConfig, QuantConfig draftQuant,
-                                List<String> warnings) {
+                                List<String> warnings, int siblingDrafts) {
 
     public SpeculativeConfig {
         Objects.requireNonNull(method, "method");
@@ -43,6 +46,10 @@ public record SpeculativeConfig(String method, Optional<String> model, int numSp
         moeBackend = moeBackend.map(KernelConfig::normalizeBackend);
         if (numSpeculativeTokens <= 0) {
             throw new ConfigException("num_speculative_tokens must be > 0, got " + numSpeculativeTokens);
+        }
+        if (siblingDrafts < 0 || siblingDrafts > numSpeculativeTokens) {
+            throw new ConfigException("sibling_drafts=" + siblingDrafts + " must be between 0 and num_speculative_tokens="
+                    + numSpeculativeTokens + ": at most one sibling per chain draft");
         }
         if (draftTensorParallelSize < 1 || draftMaxModelLen < 1) {
             throw new ConfigException("draft tensor parallel size and draft max_model_len must be >= 1");

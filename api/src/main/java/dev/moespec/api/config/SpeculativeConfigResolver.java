@@ -123,7 +123,7 @@ final class SpeculativeConfigResolver {
         }
         return new SpeculativeConfig(NGRAM, Optional.of(NGRAM), k, spec.moeBackend(), spec.quantization(),
                 draftTensorParallelSize(), maxModelLen(target.maxModelLen()), lo, hi, Optional.empty(),
-                quantWithoutCheckpoint(NGRAM), warnings);
+                quantWithoutCheckpoint(NGRAM), warnings, siblingDrafts(NGRAM));
     }
 
     /** A proposer plugin's method: no method-specific rules; a {@code model} that names a checkpoint is loaded. */
@@ -137,7 +137,7 @@ final class SpeculativeConfigResolver {
         QuantConfig quant = checkpoint.isPresent() ? draftQuant(checkpoint.get()) : quantWithoutCheckpoint(method);
         return new SpeculativeConfig(method, checkpoint.map(c -> c.path().toString()).or(() -> model), k,
                 spec.moeBackend(), spec.quantization(), draftTensorParallelSize(), maxModelLen(ownLimit), 0, 0,
-                checkpoint, quant, warnings);
+                checkpoint, quant, warnings, siblingDrafts(method));
     }
 
     private SpeculativeConfig modelBacked(String method, ModelConfig draft) {
@@ -157,7 +157,7 @@ final class SpeculativeConfigResolver {
         }
         return new SpeculativeConfig(method, Optional.of(draft.path().toString()), k, spec.moeBackend(),
                 spec.quantization(), tp, maxLen, 0, 0,
-                Optional.of(draft), draftQuant(draft), warnings);
+                Optional.of(draft), draftQuant(draft), warnings, siblingDrafts(method));
     }
 
     private int numSpeculativeTokens(String method, ModelConfig draft) {
@@ -185,6 +185,20 @@ final class SpeculativeConfigResolver {
     private int requireKWithoutModel() {
         return spec.numSpeculativeTokens().orElseThrow(() -> new ConfigException("num_speculative_tokens must be"
                 + " provided with speculative model unless the draft model config contains an n_predict parameter."));
+    }
+
+    /**
+     * {@code sibling_drafts}: 0 unless given; more only for the feature heads whose greedy rounds run fused on the GPU
+     * (eagle, mtp), which draft a sibling from the same logits as the chain draft. The bound by K is the record's.
+     */
+    private int siblingDrafts(String method) {
+        int s = spec.siblingDrafts().orElse(0);
+        if (s < 0) throw new ConfigException("sibling_drafts in --speculative-config must be >= 0, got " + s);
+        if (s > 0 && !method.equals(EAGLE) && !method.equals(MTP)) {
+            throw new ConfigException("sibling_drafts applies to eagle and mtp (the head's second choice beside each chain"
+                    + " draft); method '" + method + "' drafts chains only: drop \"sibling_drafts\"");
+        }
+        return s;
     }
 
     /** vLLM's {@code _verify_and_get_draft_tp}: unset → the target's TP; else 1 or the target's TP. */

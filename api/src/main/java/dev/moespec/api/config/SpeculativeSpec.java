@@ -20,12 +20,13 @@ import java.util.OptionalInt;
 public record SpeculativeSpec(Optional<String> method, Optional<String> model, OptionalInt numSpeculativeTokens,
                               Optional<String> moeBackend, Optional<String> quantization,
                               OptionalInt draftTensorParallelSize, OptionalInt tensorParallelSize,
-                              OptionalInt maxModelLen, OptionalInt promptLookupMin, OptionalInt promptLookupMax) {
+                              OptionalInt maxModelLen, OptionalInt promptLookupMin, OptionalInt promptLookupMax,
+                              OptionalInt siblingDrafts) {
 
     /** The keys a user may set, sorted. {@code tensor_parallel_size} is recognised only to reject it. */
     public static final List<String> KEYS = List.of("draft_tensor_parallel_size", "max_model_len", "method",
             "model", "moe_backend", "num_speculative_tokens", "prompt_lookup_max", "prompt_lookup_min",
-            "quantization");
+            "quantization", "sibling_drafts");
     static final String TRAP_KEY = "tensor_parallel_size";
     private static final String WHERE = "--speculative-config";
     private static final String EXAMPLE = "; pass a JSON object such as "
@@ -42,6 +43,7 @@ public record SpeculativeSpec(Optional<String> method, Optional<String> model, O
         Objects.requireNonNull(maxModelLen, "maxModelLen");
         Objects.requireNonNull(promptLookupMin, "promptLookupMin");
         Objects.requireNonNull(promptLookupMax, "promptLookupMax");
+        Objects.requireNonNull(siblingDrafts, "siblingDrafts");
         method = method.map(PluginNames::normalize);
         moeBackend = moeBackend.map(KernelConfig::normalizeBackend);
     }
@@ -60,6 +62,6 @@ public record SpeculativeSpec(Optional<String> method, Optional<String> model, O
         return new SpeculativeSpec(f.optString("method"), f.optString("model"), f.optInt("num_speculative_tokens"),
                 f.optString("moe_backend"), f.optString("quantization"), f.optInt("draft_tensor_parallel_size"),
                 f.optInt(TRAP_KEY), f.optInt("max_model_len"), f.optInt("prompt_lookup_min"),
-                f.optInt("prompt_lookup_max"));
+                f.optInt("prompt_lookup_max"), f.optInt("sibling_drafts"));
     }
 }

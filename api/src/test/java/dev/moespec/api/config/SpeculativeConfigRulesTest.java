@@ -36,6 +36,28 @@ class SpeculativeConfigRulesTest {
         return EngineConfig.builder(ModelConfig.load(TestModels.writeConfig(tmp.resolve("target"), extra))).build();
     }
 
+    // --- sibling drafts (a moespec key: the head's second choice beside each chain draft) ---
+
+    @Test
+    void siblingDraftsAreZeroUnlessGivenAndTakenForEagleAndMtp() {
+        assertEquals(0, spec("{\"model\": \"demo-eagle\", \"num_speculative_tokens\": 4}").siblingDrafts());
+        assertEquals(2, spec("{\"model\": \"demo-eagle\", \"num_speculative_tokens\": 4, \"sibling_drafts\": 2}")
+                .siblingDrafts());
+        assertEquals(3, spec("{\"method\": \"mtp\", \"num_speculative_tokens\": 3, \"sibling_drafts\": 3}").siblingDrafts());
+    }
+
+    @Test
+    void siblingDraftsOutsideZeroToKOrOnAChainOnlyMethodAreErrorsThatSayWhy() {
+        assertEquals("sibling_drafts=5 must be between 0 and num_speculative_tokens=4: at most one sibling per chain draft",
+                error("{\"model\": \"demo-eagle\", \"num_speculative_tokens\": 4, \"sibling_drafts\": 5}"));
+        assertEquals("sibling_drafts in --speculative-config must be >= 0, got -1",
+                error("{\"model\": \"demo-eagle\", \"num_speculative_tokens\": 4, \"sibling_drafts\": -1}"));
+        assertEquals("sibling_drafts applies to eagle and mtp (the head's second choice beside each chain draft); method"
+                        + " 'ngram' drafts chains only: drop \"sibling_drafts\"",
+                error("{\"method\": \"ngram\", \"num_speculative_tokens\": 3, \"sibling_drafts\": 1}"));
+        assertEquals(0, spec("{\"method\": \"ngram\", \"num_speculative_tokens\": 3, \"sibling_drafts\": 0}").siblingDrafts());
+    }
+
     // --- method inference and rewriting ---
 
     @Test

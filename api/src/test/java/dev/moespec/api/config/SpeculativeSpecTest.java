@@ -17,10 +17,10 @@ class SpeculativeSpecTest {
         SpeculativeSpec s = SpeculativeSpec.parse("""
                 {"method": "ngram", "model": "ngram", "num_speculative_tokens": 3, "moe_backend": "triton",
                  "quantization": "fp8", "draft_tensor_parallel_size": 1, "max_model_len": 512,
-                 "prompt_lookup_min": 2, "prompt_lookup_max": 4}""");
+                 "prompt_lookup_min": 2, "prompt_lookup_max": 4, "sibling_drafts": 2}""");
         assertEquals(new SpeculativeSpec(Optional.of("ngram"), Optional.of("ngram"), OptionalInt.of(3),
                 Optional.of("triton"), Optional.of("fp8"), OptionalInt.of(1), OptionalInt.empty(),
-                OptionalInt.of(512), OptionalInt.of(2), OptionalInt.of(4)), s);
+                OptionalInt.of(512), OptionalInt.of(2), OptionalInt.of(4), OptionalInt.of(2)), s);
     }
 
     @Test
@@ -29,7 +29,7 @@ class SpeculativeSpecTest {
                 () -> SpeculativeSpec.parse("{\"moe_backendd\": \"triton\"}"));
         assertEquals("Unknown key 'moe_backendd' in --speculative-config (did you mean 'moe_backend'?); valid keys:"
                 + " [draft_tensor_parallel_size, max_model_len, method, model, moe_backend, num_speculative_tokens,"
-                + " prompt_lookup_max, prompt_lookup_min, quantization]", e.getMessage());
+                + " prompt_lookup_max, prompt_lookup_min, quantization, sibling_drafts]", e.getMessage());
     }
 
     @Test

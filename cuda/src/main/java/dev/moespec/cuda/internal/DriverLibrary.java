@@ -92,7 +92,7 @@ public final class DriverLibrary {
             cuCtxSetCurrent, cuCtxSynchronize, cuModuleLoadData, cuModuleUnload, cuModuleGetFunction,
             cuFuncSetAttribute, cuLaunchKernel, cuMemAlloc, cuMemFree, cuMemcpyHtoD, cuMemcpyDtoH, cuMemcpyDtoD,
             cuMemsetD8, cuMemcpyHtoDAsync, cuMemcpyDtoHAsync, cuMemGetInfo, cuStreamCreate, cuStreamDestroy,
-            cuStreamSynchronize, cuEventCreate, cuEventRecord, cuEventSynchronize, cuEventElapsedTime,
+            cuStreamSynchronize, cuStreamWaitEvent, cuEventCreate, cuEventRecord, cuEventSynchronize, cuEventElapsedTime,
             cuEventDestroy, cuGetErrorName, cuGetErrorString;
     // Launch with attributes (programmatic dependent launch); absent before CUDA 12, then null.
     private final MethodHandle cuLaunchKernelEx;
@@ -138,6 +138,7 @@ public final class DriverLibrary {
         cuStreamCreate = b.bind("cuStreamCreate", ADDRESS, JAVA_INT);
         cuStreamDestroy = b.bind("cuStreamDestroy_v2", JAVA_LONG);
         cuStreamSynchronize = b.bind("cuStreamSynchronize", JAVA_LONG);
+        cuStreamWaitEvent = b.bind("cuStreamWaitEvent", JAVA_LONG, JAVA_LONG, JAVA_INT);
         cuEventCreate = b.bind("cuEventCreate", ADDRESS, JAVA_INT);
         cuEventRecord = b.bind("cuEventRecord", JAVA_LONG, JAVA_LONG);
         cuEventSynchronize = b.bind("cuEventSynchronize", JAVA_LONG);
@@ -340,6 +341,10 @@ public final class DriverLibrary {
 
     public void streamSynchronize(long stream) {
         check("cuStreamSynchronize", () -> (int) cuStreamSynchronize.invokeExact(stream));
+    }
+
+    public void streamWaitEvent(long stream, long event) {
+        check("cuStreamWaitEvent", () -> (int) cuStreamWaitEvent.invokeExact(stream, event, 0));
     }
 
     public long eventCreate(int flags) {

@@ -9,6 +9,7 @@ import dev.moespec.api.tensor.DType;
 import dev.moespec.api.tensor.Tensor;
 import dev.moespec.cuda.Cublas;
 import dev.moespec.cuda.CudaContext;
+import dev.moespec.cuda.CudaEvent;
 import dev.moespec.cuda.CudaGraph;
 import dev.moespec.cuda.CudaStream;
 import dev.moespec.cuda.DeviceBuffer;
@@ -64,6 +65,8 @@ public final class CudaFeatureHead implements DraftNetwork {
     private final float eps, scale;
     private final CudaContext ctx;
     private final CudaStream stream;
+    /** A fused round's fork onto {@link #stream} and the join back (sibling drafting beside the last links). */
+    private final CudaEvent fork, join;
     private final Cublas blas;
     private final DecoderKernels k;
     private final DeviceArrays w;
@@ -161,6 +164,8 @@ public final class CudaFeatureHead implements DraftNetwork {
             throw e;
         }
         stream = s;
+        fork = CudaEvent.createUntimed(ctx);
+        join = CudaEvent.createUntimed(ctx);
         blas = b;
         w = dw;
         cache = kv;
@@ -319,8 +324,17 @@ public final class CudaFeatureHead implements DraftNetwork {
     /** Most steps one device chain takes (its metadata is sized for this many). */
     static final int MAX_CHAIN = 16;
 
-    /** The key slot of a fused round's first step: the argmax key of each of its rows, for es_spec_accept. */
-    private static final int ROW_KEYS = MAX_CHAIN + 1;
+    /**
+     * The key slot of a fused round's first step: the argmax key of each of its rows, for es_spec_accept. It follows
+     * a tree round's slots: the drafts, the verdict, the siblings ({@link Buffers#packedSlot}).
+     */
+    private static final int ROW_KEYS = 2 * MAX_CHAIN + 1;
+
+    /**
+     * The most rows a chain has (the largest graph bucket): the length of each block of the chain's ints and of each
+     * key slot before {@link #ROW_KEYS}.
+     */
+    private static final int CHAIN_ROWS = CudaMoeModel.BUCKETS[CudaMoeModel.BUCKETS.length - 1];
 
     /**
      * Most rows a step runs through the fused kernels ({@code head_linear.cu}); longer prefills take cuBLAS. 128 takes
@@ -382,53 +396,78 @@ public final class CudaFeatureHead implements DraftNetwork {
      * row a; the links follow as in {@link #forwardGreedy}. Rows past a are entries the caller truncates away with the
      * links' ({@link #truncate} to {@code n + a}); the next round writes its entries over them.
      *
+     * <p>A chunk may be a draft tree ({@link CudaMoeModel#queueVerification}): after its k chain drafts come s <= k
+     * siblings, sibling j the head's second choice where it drafted chain draft j. When the target rejects
+     * chain draft a + 1 but its argmax there is sibling a + 1, that sibling is accepted as well: {@code es_spec_accept}
+     * moves its k and v (the target's and the head's) from its spare slot to its position and the chain starts from its
+     * row. Such a round also drafts the next round's siblings ({@code es_draft_siblings}: the second-best token of each
+     * link's logits, each link leaving its logits in rows of their own).
+     *
      * <p>Block tables are uploaded when the batch changes (they do not while a sequence lives); positions come from the
      * pass. Each sequence's length grows by {@code t + steps - 1}, as a chain's would.
      *
-     * @param steps drafts per sequence for the next round (k)
+     * @param steps    drafts per sequence for the next round (k)
+     * @param siblings the next round's siblings to draft (0..steps): at depths 1..siblings. Whether the chunks carry
+     *                 siblings is their length: k + 1 tokens a chain, k + 1 + siblings a tree (the first round's
+     *                 drafts come without siblings)
      * @throws IllegalArgumentException when the batch or the chain does not fit the fused kernels and graphs (check
-     *                                  {@link #fusesAfter} first) or a sequence has no room
+     *                                  {@link #fusesAfter} first), the chunks hold neither k + 1 nor k + 1 + siblings
+     *                                  tokens, or a sequence has no room
      */
-    public FusedRound draftAfter(CudaMoeModel target, List<SequenceChunk> chunks, int[] sequences, int steps) {
+    public FusedRound draftAfter(CudaMoeModel target, List<SequenceChunk> chunks, int[] sequences, int steps,
+                                 int siblings) {
         int n = sequences.length, t = chunks.getFirst().tokens().length, rows = CudaMoeModel.graphRows(true, n, c -> t);
+        int sib = t - 1 - steps; // siblings the chunks carry
         if (n != chunks.size() || !fusesAfter(n, t, steps)) {
             throw new IllegalArgumentException("drafting fused after a pass of " + chunks.size() + " x " + t + " tokens for "
                     + n + " head sequences and " + steps + " steps does not fit the fused kernels and graphs; draft with"
                     + " forwardGreedy");
         }
+        if (siblings < 0 || siblings > steps || sib != 0 && sib != siblings) {
+            throw new IllegalArgumentException("a fused round of " + steps + " drafts and " + siblings + " siblings takes"
+                    + " chunks of " + (steps + 1) + " tokens (a chain) or " + (steps + 1 + siblings) + " (a chain and its"
+                    + " siblings); got " + t);
+        }
         int chainRows = CudaMoeModel.graphRows(true, n, c -> 1);
         for (int sequence : sequences) requireRoom(sequence, t + steps - 1);
-        ensureRows(rows);
+        // a tree round's links leave their logits after the first step's rows, for es_draft_siblings
+        ensureRows(siblings > 0 ? rows + (steps - 1) * chainRows : rows);
         Buffers b = buf;
         CudaStream on = target.stream();
-        FusedLayout layout = new FusedLayout(sequences.clone(), t, steps, b);
-        if (!layout.equals(lastLayout)) {
+        FusedLayout layout = lastLayout;
+        if (layout == null || !layout.holds(sequences, t, steps, siblings, b)) {
             stageTables(sequences, rows, chainRows, t, steps, on);
-            lastLayout = layout;
-        }
-        target.queueVerification(chunks, new CudaMoeModel.PassFollower() {
-            @Override
-            public Object graphKey() {
-                return List.of(CudaFeatureHead.this, b, n, t, steps);
-            }
-
-            @Override
-            public void queue(QueuedPass pass) {
-                if (pass.rows() < rows) throw new IllegalStateException("a pass of " + pass.rows() + " rows for " + rows);
-                try (LaunchLedger.Scope scope = LaunchLedger.scope(ROLE)) {
-                    queueRound(pass, rows, chainRows, steps);
+            // one follower per layout, its graph key built once: a round then allocates next to nothing here
+            Object key = List.of(CudaFeatureHead.this, b, n, t, steps, siblings);
+            layout = lastLayout = new FusedLayout(sequences.clone(), t, steps, siblings, b, new CudaMoeModel.PassFollower() {
+                @Override
+                public Object graphKey() {
+                    return key;
                 }
-            }
-        });
-        readKeys(steps + 1, on);
+
+                @Override
+                public void queue(QueuedPass pass) {
+                    if (pass.rows() < rows) throw new IllegalStateException("a pass of " + pass.rows() + " rows for " + rows);
+                    try (LaunchLedger.Scope scope = LaunchLedger.scope(ROLE)) {
+                        queueRound(pass, rows, chainRows, steps, siblings);
+                    }
+                }
+            });
+        }
+        target.queueVerification(chunks, sib, layout.follower());
+        readKeys(steps + 1 + siblings, on);
         on.synchronize();
         int[] accepted = new int[n], bonus = new int[n];
+        boolean[] siblingAccepted = new boolean[n];
         for (int c = 0; c < n; c++) {
-            accepted[c] = b.hostPacked.getAtIndex(ValueLayout.JAVA_INT, 2L * b.packedSlot(steps, c));
+            int verdict = b.hostPacked.getAtIndex(ValueLayout.JAVA_INT, 2L * b.packedSlot(steps, c));
+            accepted[c] = verdict & ~DecoderKernels.SIBLING_ACCEPTED;
+            siblingAccepted[c] = (verdict & DecoderKernels.SIBLING_ACCEPTED) != 0;
             bonus[c] = b.hostPacked.getAtIndex(ValueLayout.JAVA_INT, 2L * b.packedSlot(steps, c) + 1);
             cache.sequence(sequences[c]).length += t + steps - 1;
         }
-        return new FusedRound(accepted, bonus, b.drafts(n, steps));
+        return new FusedRound(accepted, siblingAccepted, bonus, b.drafts(n, steps),
+                siblings > 0 ? b.drafts(n, siblings, steps + 1) : null);
     }
 
     /**
@@ -441,17 +480,12 @@ public final class CudaFeatureHead implements DraftNetwork {
         return steps >= 1 && steps <= MAX_CHAIN && chainRows > 0 && rows > 0 && fused(rows);
     }
 
-    /** The batch the uploaded fused-round tables are for. */
-    private record FusedLayout(int[] sequences, int t, int steps, Buffers buffers) {
-        @Override
-        public boolean equals(Object o) {
-            return o instanceof FusedLayout l && java.util.Arrays.equals(l.sequences, sequences) && l.t == t
-                    && l.steps == steps && l.buffers == buffers;
-        }
-
-        @Override
-        public int hashCode() {
-            return java.util.Arrays.hashCode(sequences) * 31 + t;
+    /** The batch the uploaded fused-round tables are for, and the follower that queues its rounds. */
+    private record FusedLayout(int[] sequences, int t, int steps, int siblings, Buffers buffers,
+                               CudaMoeModel.PassFollower follower) {
+        boolean holds(int[] sequences, int t, int steps, int siblings, Buffers buffers) {
+            return java.util.Arrays.equals(this.sequences, sequences) && this.t == t && this.steps == steps
+                    && this.siblings == siblings && this.buffers == buffers;
         }
     }
 
@@ -487,14 +521,34 @@ public final class CudaFeatureHead implements DraftNetwork {
      * draft, and the links ({@link #draftAfter} reads the drafts' keys back with the verdict, in the keys' slot after
      * the last).
      */
-    private void queueRound(QueuedPass pass, int rows, int chainRows, int steps) {
+    private void queueRound(QueuedPass pass, int rows, int chainRows, int steps, int siblings) {
         Buffers b = buf;
         CudaStream on = pass.stream();
-        fusedForward(rows, rows, new Inputs(pass.sampled(), 0, pass.positions(), b.rowTable(), b.logitRows(), b.tables(),
-                pass.features(), 0, b.x, b.packed(ROW_KEYS)), on);
+        fusedForward(rows, rows, new Inputs(pass.sampled(), 0, pass.positions(), pass.rowBack(), b.rowTable(),
+                b.logitRows(), b.tables(), pass.features(), 0, b.x, b.logits.address(), b.packed(ROW_KEYS)), on);
         k.specAccept(on.handle(), chainRows, pass.tokens(), pass.sampled(), pass.positions(), pass.tokensPerChunk(),
-                pass.chunks(), b.packed(ROW_KEYS), b.chain.address(), b.cap, steps, b.packed(steps), b.packed(0));
-        links(chainRows, steps, on);
+                pass.siblings(), pass.chunks(), b.packed(ROW_KEYS), b.chain.address(), CHAIN_ROWS, steps, b.packed(steps),
+                b.packed(0), pass.cache(), new QueuedPass.KvSlots(cache.keys(0), cache.values(0), 0, 1, b.rowTable(),
+                        b.tables()), nKV * d);
+        if (siblings == 0) {
+            links(chainRows, 1, steps, on, -1);
+            return;
+        }
+        // the siblings read the logits up to link siblings - 1; with fewer siblings than drafts they are drafted on a
+        // branch of the graph beside the links after that one, off the round's critical path
+        links(chainRows, 1, siblings, on, rows);
+        CudaStream branch = siblings < steps ? stream : on;
+        if (siblings < steps) {
+            fork.record(on);
+            stream.waitFor(fork);
+        }
+        k.draftSiblings(branch.handle(), chainRows, siblings, b.logits.address(), vocab, b.chain.address(), CHAIN_ROWS,
+                rows, b.packed(steps + 1), CHAIN_ROWS);
+        if (siblings < steps) {
+            join.record(stream);
+            links(chainRows, siblings, steps, on, rows);
+            on.waitFor(join);
+        }
     }
 
     /**
@@ -544,7 +598,7 @@ public final class CudaFeatureHead implements DraftNetwork {
         Buffers b = buf;
         k.draftFirst(stream.handle(), chainRows, b.logits.address(), vocab, b.chain.address() + 4L * b.chainFirstLogitRow(0),
                 b.packed(0));
-        links(chainRows, steps, stream);
+        links(chainRows, 1, steps, stream, -1);
     }
 
     /**
@@ -556,15 +610,20 @@ public final class CudaFeatureHead implements DraftNetwork {
         buf.packedBuf.copyToAsync(buf.hostPacked.asSlice(0, 8L * buf.packedSlot(slots, 0)), on);
     }
 
-    /** The chain's links 1..steps-1 after its first draft's keys, on {@code on}. */
-    private void links(int chainRows, int steps, CudaStream on) {
+    /**
+     * The chain's links {@code from..to-1} (of 1..steps-1, after its first draft's keys), on {@code on}. Each link's
+     * logits go to rows 0.. of the logits buffer, or with {@code linkRows} >= 0 link j's to rows
+     * {@code linkRows + (j - 1) * chainRows ..}.
+     */
+    private void links(int chainRows, int from, int to, CudaStream on, int linkRows) {
         Buffers b = buf;
         long ints = b.chain.address();
-        for (int j = 1; j < steps; j++) {
+        for (int j = from; j < to; j++) {
             long xPrev = j % 2 == 1 ? b.x : b.x2, xOut = j % 2 == 1 ? b.x2 : b.x;
-            fusedForward(chainRows, chainRows, new Inputs(0, b.packed(j - 1), ints + 4L * b.chainPos(j, 0),
+            long logits = b.logits.address() + (linkRows < 0 ? 0 : 4L * (linkRows + (long) (j - 1) * chainRows) * vocab);
+            fusedForward(chainRows, chainRows, new Inputs(0, b.packed(j - 1), ints + 4L * b.chainPos(j, 0), 0,
                     ints + 4L * b.chainRowTable(j, 0), 0, b.tables(), xPrev, j == 1 ? ints + 4L * b.chainFirstXRow(0) : 0,
-                    xOut, b.packed(j)), on);
+                    xOut, logits, b.packed(j)), on);
         }
     }
 
@@ -676,14 +735,15 @@ public final class CudaFeatureHead implements DraftNetwork {
 
     /**
      * Device addresses of a step's row inputs: the uploaded ones of {@link #forward(int, int)}, or a chain link's.
-     * Tokens come from {@code tokens}, or (when 0) as the argmax keys in {@code packedTokens}; features are rows
-     * {@code featRows} (0: row i) of {@code feat}; {@code x} takes the layer's output (an uploaded step's is the buffer
-     * read back as hidden rows); {@code best} (or 0) collects the argmax keys of the logit rows. Only the fused path
-     * reads {@code packedTokens}, {@code featRows}, {@code x} and {@code best} (the cuBLAS path takes the uploaded
-     * tokens, feature rows 0.. and the buffer read back); a chain link always runs fused ({@link #forwardGreedy}).
+     * Tokens come from {@code tokens}, or (when 0) as the argmax keys in {@code packedTokens}; {@code rowBack} (or 0)
+     * places a draft tree's siblings (decoder.cu); features are rows {@code featRows} (0: row i) of {@code feat};
+     * {@code x} takes the layer's output (an uploaded step's is the buffer read back as hidden rows); {@code logits}
+     * the logit rows; {@code best} (or 0) collects their argmax keys. Only the fused path reads {@code packedTokens},
+     * {@code featRows}, {@code x}, {@code logits} and {@code best} (the cuBLAS path takes the uploaded tokens, feature
+     * rows 0.., the buffer read back and the logits buffer); a chain link always runs fused ({@link #forwardGreedy}).
      */
-    private record Inputs(long tokens, long packedTokens, long rowPos, long rowTable, long logitRows, long tables,
-                          long feat, long featRows, long x, long best) {}
+    private record Inputs(long tokens, long packedTokens, long rowPos, long rowBack, long rowTable, long logitRows,
+                          long tables, long feat, long featRows, long x, long logits, long best) {}
 
     /**
      * The launch sequence of one step of {@code m} rows over the uploaded metadata, with the uploaded features
@@ -693,8 +753,8 @@ public final class CudaFeatureHead implements DraftNetwork {
     private void forward(int m, int nLogits, long targetFeatures) {
         Buffers b = buf;
         boolean target = targetFeatures != 0;
-        forward(m, nLogits, new Inputs(b.tokens(), 0, b.rowPos(), b.rowTable(), b.logitRows(), b.tables(),
-                target ? targetFeatures : b.feat.address(), target ? b.featRows() : 0, b.x, 0));
+        forward(m, nLogits, new Inputs(b.tokens(), 0, b.rowPos(), 0, b.rowTable(), b.logitRows(), b.tables(),
+                target ? targetFeatures : b.feat.address(), target ? b.featRows() : 0, b.x, b.logits.address(), 0));
     }
 
     private void forward(int m, int nLogits, Inputs in) {
@@ -716,9 +776,10 @@ public final class CudaFeatureHead implements DraftNetwork {
         blas.gemm(fIn, Cublas.Type.F32, combineF, Cublas.Type.F32, b.x, Cublas.Type.F32, m, h, h, true);
         k.rmsnorm(s, m, b.x, 0, 0, inputNorm, eps, h, b.a, 0);
         blas.gemm(b.a, Cublas.Type.BF16, qkv, Cublas.Type.BF16, b.qkv, Cublas.Type.F32, m, qkvWidth, h, false);
-        k.qkvRopeAppend(s, m, b.qkv, qNorm, kNorm, invFreq, in.rowPos(), in.rowTable(), in.tables(), eps, nH, nKV, d, b.q,
-                cache.keys(0), cache.values(0));
-        k.attention(s, m, b.q, cache.keys(0), cache.values(0), in.rowPos(), in.rowTable(), in.tables(), nH, nKV, d, scale, b.attn);
+        k.qkvRopeAppend(s, m, b.qkv, qNorm, kNorm, invFreq, in.rowPos(), in.rowBack(), in.rowTable(), in.tables(), eps, nH,
+                nKV, d, b.q, cache.keys(0), cache.values(0));
+        k.attention(s, m, b.q, cache.keys(0), cache.values(0), in.rowPos(), in.rowBack(), in.rowTable(), in.tables(), nH, nKV,
+                d, scale, b.attn);
         blas.gemm(b.attn, Cublas.Type.BF16, o, Cublas.Type.BF16, b.x, Cublas.Type.F32, m, h, nH * d, true);
         k.rmsnorm(s, m, b.x, 0, 0, postNorm, eps, h, b.a, b.bF32);
         if (kind == DraftNetworkKind.EAGLE) {
@@ -742,9 +803,10 @@ public final class CudaFeatureHead implements DraftNetwork {
         long x = in.x();
         k.hlCombine(s, m, in.tokens(), in.packedTokens(), embed, in.feat(), in.featRows(), enorm, hnorm, eps, h, combine, x,
                 in.best());
-        k.hlQkvRope(s, m, x, inputNorm, eps, h, qkv, qNorm, kNorm, invFreq, in.rowPos(), in.rowTable(), in.tables(), nH, nKV,
-                d, b.q, cache.keys(0), cache.values(0));
-        k.attention(s, m, b.q, cache.keys(0), cache.values(0), in.rowPos(), in.rowTable(), in.tables(), nH, nKV, d, scale, b.attn);
+        k.hlQkvRope(s, m, x, inputNorm, eps, h, qkv, qNorm, kNorm, invFreq, in.rowPos(), in.rowBack(), in.rowTable(),
+                in.tables(), nH, nKV, d, b.q, cache.keys(0), cache.values(0));
+        k.attention(s, m, b.q, cache.keys(0), cache.values(0), in.rowPos(), in.rowBack(), in.rowTable(), in.tables(), nH, nKV,
+                d, scale, b.attn);
         k.hlAdd(s, m, b.attn, nH * d, o, h, x);
         if (kind == DraftNetworkKind.EAGLE) {
             k.hlSwiglu(s, m, x, postNorm, eps, h, gateUp, inter, b.act);
@@ -754,7 +816,7 @@ public final class CudaFeatureHead implements DraftNetwork {
             moe(m, s);
             k.addBf16(s, x, b.moeOut, (long) m * h);
         }
-        k.hlLmHead(s, nLogits, x, in.logitRows(), outNorm, eps, h, lmHead, vocab, b.logits.address(), in.best());
+        k.hlLmHead(s, nLogits, x, in.logitRows(), outNorm, eps, h, lmHead, vocab, in.logits(), in.best());
     }
 
     /** The MTP layer's MoE block through the draft role's kernel, in slices of at most its {@code maxTokens} rows. */
@@ -826,7 +888,7 @@ public final class CudaFeatureHead implements DraftNetwork {
             router = scratch.zeros(4L * cap * Math.max(1, experts));
             moeOut = scratch.zeros(2L * cap * h);
             hn = scratch.zeros(2L * cap * h);
-            long chainBytes = 4L * chainInts(MAX_CHAIN), packedBytes = 8L * packedSlot(ROW_KEYS + 1, 0);
+            long chainBytes = 4L * chainInts(MAX_CHAIN), packedBytes = 8L * packedSlot(ROW_KEYS, cap);
             chain = DeviceBuffer.alloc(ctx, chainBytes);
             packedBuf = DeviceBuffer.alloc(ctx, packedBytes);
             long featOff = align(metaBytes), logitsOff = align(featOff + 4L * cap * h), xOff = align(logitsOff + 4L * cap * vocab),
@@ -840,26 +902,33 @@ public final class CudaFeatureHead implements DraftNetwork {
             hostPacked = pinned.segment().asSlice(packedOff, packedBytes);
         }
 
-        // The chain's ints, each block cap long: the first step's logit and output rows per chunk, then per link j
-        // (1..MAX_CHAIN-1) its positions and block-table rows; a chain of `steps` uses chainInts(steps) of them.
+        // The chain's ints, each block CHAIN_ROWS long: the first step's logit and output rows per chunk, then per link
+        // j (1..MAX_CHAIN-1) its positions and block-table rows; a chain of `steps` uses chainInts(steps) of them.
         long chainFirstLogitRow(int c) { return c; }
-        long chainFirstXRow(int c) { return (long) cap + c; }
-        long chainPos(int j, int c) { return (2L * j) * cap + c; }
-        long chainRowTable(int j, int c) { return (2L * j + 1) * cap + c; }
-        long chainInts(int steps) { return 2L * steps * cap; }
+        long chainFirstXRow(int c) { return (long) CHAIN_ROWS + c; }
+        long chainPos(int j, int c) { return (2L * j) * CHAIN_ROWS + c; }
+        long chainRowTable(int j, int c) { return (2L * j + 1) * CHAIN_ROWS + c; }
+        long chainInts(int steps) { return 2L * steps * CHAIN_ROWS; }
 
         // The argmax keys (longs) per link j and row c: link j's drafts, and link j + 1's tokens. A fused round of k
-        // steps leaves its verdict per row (accepted, bonus: two ints) in slot k, and its first step's key of every
-        // row in slot ROW_KEYS.
-        long packedSlot(int j, int c) { return (long) j * cap + c; }
+        // steps leaves its verdict per row (accepted, bonus: two ints) in slot k, a tree round its sibling drafts in
+        // slots k + 1..2k, and its first step's key of every row in slot ROW_KEYS, the last (cap keys). The slots
+        // before it hold CHAIN_ROWS keys, not cap: a round reads them back, and once a batch's prefill has grown cap to
+        // a thousand rows, cap-long slots made that copy 57 KB instead of 3.5 (the chain's ints likewise).
+        long packedSlot(int j, int c) { return (long) j * CHAIN_ROWS + c; }
         long packed(int j) { return packedBuf.address() + 8L * packedSlot(j, 0); }
 
         /** The drafts read back: row c's link j is the token of the argmax key in slot (j, c). */
         int[][] drafts(int rows, int steps) {
+            return drafts(rows, steps, 0);
+        }
+
+        /** {@link #drafts(int, int)} from the keys in slots {@code from..from + steps - 1}. */
+        int[][] drafts(int rows, int steps, int from) {
             int[][] drafts = new int[rows][steps];
             for (int c = 0; c < rows; c++) {
                 for (int j = 0; j < steps; j++) {
-                    drafts[c][j] = DecoderKernels.argmaxId(hostPacked.getAtIndex(ValueLayout.JAVA_LONG, packedSlot(j, c)));
+                    drafts[c][j] = DecoderKernels.argmaxId(hostPacked.getAtIndex(ValueLayout.JAVA_LONG, packedSlot(from + j, c)));
                 }
             }
             return drafts;

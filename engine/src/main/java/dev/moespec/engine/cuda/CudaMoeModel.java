@@ -356,7 +356,7 @@ public final class CudaMoeModel implements ModelRunner {
             g.launch(stream);
             return;
         }
-        Runnable work = () -> forward(rows, PREFILL_GRAPH_CHUNKS, true);
+        Runnable work = () -> forward(rows, PREFILL_GRAPH_CHUNKS, true, 0);
         work.run(); // kernels are created on first use, which capture forbids
         CudaGraph captured = capture(work, "prefilling eagerly", why -> prefillGraphsOn = false);
         if (captured != null) prefillGraphs.put(rows, captured);
@@ -442,9 +442,15 @@ public final class CudaMoeModel implements ModelRunner {
      * ({@link CudaFeatureHead#draftAfter}). Graph-shaped steps replay one graph of pass and follower. Each sequence's
      * cache grows by its chunk, as {@link #step}.
      *
-     * @throws IllegalArgumentException when the chunks differ in length
+     * <p>With {@code siblings} > 0 each chunk is a draft tree: its last committed token, k = t - 1 - siblings chain
+     * drafts, then {@code siblings} sibling drafts, sibling j an alternative to chain draft j. A sibling takes its chain
+     * draft's position (RoPE, and it attends to the committed tokens and the chain drafts before it only) but its k and
+     * v go to the spare slot k positions further on (decoder.cu, {@code row_back}); the follower moves an accepted
+     * sibling's to its position ({@link CudaFeatureHead#draftAfter}).
+     *
+     * @throws IllegalArgumentException when the chunks differ in length or have more siblings than chain drafts
      */
-    public void queueVerification(List<SequenceChunk> chunks, PassFollower follower) {
+    public void queueVerification(List<SequenceChunk> chunks, int siblings, PassFollower follower) {
         try (LaunchLedger.Scope scope = LaunchLedger.scope(role)) {
             int m = validate(chunks);
             int t = chunks.getFirst().tokens().length;
@@ -454,21 +460,28 @@ public final class CudaMoeModel implements ModelRunner {
                             + c.tokens().length + " tokens");
                 }
             }
+            if (siblings < 0 || siblings > (t - 1) / 2) {
+                throw new IllegalArgumentException(siblings + " sibling drafts in chunks of " + t + " tokens: a chunk holds"
+                        + " its last token, k chain drafts and at most k siblings");
+            }
             int graphRows = graphRows(chunks);
             int rows = invariantRows(graphRows > 0 ? graphRows : m);
             ensureRows(rows);
             fillMetadata(chunks, m, rows, new int[rows], null);
+            long rowBack = siblings == 0 ? 0 : rowBacks(rows, t, siblings, chunks.size());
             rowsWithFeatures = 0;
-            QueuedPass pass = new QueuedPass(stream, buf.tokens(), buf.rowPos(), buf.sampled.address(), buf.x.address(), rows,
-                    t, chunks.size());
+            QueuedPass.KvSlots slots = new QueuedPass.KvSlots(cache.keys(0), cache.values(0), cache.layerStride(),
+                    cache.layers(), buf.rowTable(), buf.tables());
+            QueuedPass pass = new QueuedPass(stream, buf.tokens(), buf.rowPos(), rowBack, buf.sampled.address(),
+                    buf.x.address(), rows, t, siblings, chunks.size(), slots);
             Runnable work = () -> {
-                forward(rows, rows);
+                forward(rows, rows, batchInvariant, rowBack);
                 follower.queue(pass);
             };
             if (graphRows == 0 || profiler != null) {
                 work.run();
             } else {
-                List<Object> key = List.of(rows, follower.graphKey());
+                List<Object> key = List.of(rows, siblings, follower.graphKey());
                 CudaGraph g = followed.get(key);
                 if (g != null) {
                     g.launch(stream);
@@ -480,6 +493,26 @@ public final class CudaMoeModel implements ModelRunner {
             }
             for (SequenceChunk c : chunks) cache.sequence(c.sequence()).length += t;
         }
+    }
+
+    /**
+     * The device address of a draft-tree pass's {@code row_back} per row (chunk rows past the k chain drafts: k, every
+     * other row 0, padding included), uploaded when the shape changes: the shape is fixed while a batch lives, so a
+     * round uploads nothing for it.
+     */
+    private long rowBacks(int rows, int t, int siblings, int chunks) {
+        List<Integer> shape = List.of(rows, t, siblings, chunks);
+        if (!shape.equals(buf.backShape)) {
+            int k = t - 1 - siblings;
+            MemorySegment back = buf.hostBack;
+            back.asSlice(0, 4L * rows).fill((byte) 0);
+            for (int c = 0; c < chunks; c++) {
+                for (int i = k + 1; i < t; i++) back.setAtIndex(ValueLayout.JAVA_INT, (long) c * t + i, k);
+            }
+            buf.meta.copyFromAsync(back.asSlice(0, 4L * rows), 4L * (8L * buf.cap + tableCap), stream);
+            buf.backShape = shape;
+        }
+        return buf.rowBack();
     }
 
     /** The stream every step runs on (work queued behind a pass goes here). */
@@ -673,11 +706,14 @@ public final class CudaMoeModel implements ModelRunner {
 
     /** The launch sequence of one step over the metadata already uploaded. */
     private void forward(int m, int nLogits) {
-        forward(m, nLogits, batchInvariant);
+        forward(m, nLogits, batchInvariant, 0);
     }
 
-    /** {@link #forward(int, int)}, the MoE on decode-phase slices of {@link #INVARIANT_ROWS} when {@code moeSlices}. */
-    private void forward(int m, int nLogits, boolean moeSlices) {
+    /**
+     * {@link #forward(int, int)}, the MoE on decode-phase slices of {@link #INVARIANT_ROWS} when {@code moeSlices};
+     * {@code rowBack} (0: none) a draft tree's per-row slot offsets ({@link #queueVerification}).
+     */
+    private void forward(int m, int nLogits, boolean moeSlices, long rowBack) {
         long s = stream.handle();
         Buffers b = buf;
         if (profiler != null) profiler.begin();
@@ -688,9 +724,10 @@ public final class CudaMoeModel implements ModelRunner {
             mark(StepRegion.OTHER);
             gemm(b.a(), Cublas.Type.BF16, lw.qkv(), Cublas.Type.BF16, b.qkv(), Cublas.Type.F32, m, qkvWidth, h, false);
             mark(StepRegion.DENSE_GEMM);
-            k.qkvRopeAppend(s, m, b.qkv(), lw.qNorm(), lw.kNorm(), w.invFreq, b.rowPos(), b.rowTable(), b.tables(), eps, nH, nKV, d,
-                    b.q(), cache.keys(l), cache.values(l));
-            k.attention(s, m, b.q(), cache.keys(l), cache.values(l), b.rowPos(), b.rowTable(), b.tables(), nH, nKV, d, scale, b.attn());
+            k.qkvRopeAppend(s, m, b.qkv(), lw.qNorm(), lw.kNorm(), w.invFreq, b.rowPos(), rowBack, b.rowTable(), b.tables(),
+                    eps, nH, nKV, d, b.q(), cache.keys(l), cache.values(l));
+            k.attention(s, m, b.q(), cache.keys(l), cache.values(l), b.rowPos(), rowBack, b.rowTable(), b.tables(), nH, nKV,
+                    d, scale, b.attn());
             mark(StepRegion.ATTENTION);
             // O projection accumulated straight into the residual stream
             gemm(b.attn(), Cublas.Type.BF16, lw.o(), Cublas.Type.BF16, b.x.address(), Cublas.Type.F32, m, h, nH * d, true);
@@ -788,8 +825,10 @@ public final class CudaMoeModel implements ModelRunner {
     private final class Buffers implements AutoCloseable {
         final int cap;
         final DeviceBuffer act, meta, x, logits, sampled;
-        final MemorySegment hostMeta, hostLogits, hostX, hostSampled;
+        final MemorySegment hostMeta, hostLogits, hostX, hostSampled, hostBack;
         final PinnedHostMemory pinned;
+        /** The draft-tree shape whose row_back the device holds (rowBacks), or null. */
+        List<Integer> backShape;
         private final long aOff, bOff, qkvOff, qOff, attnOff, routerOff, moeOff, hnOff;
 
         Buffers(int cap) {
@@ -812,14 +851,17 @@ public final class CudaMoeModel implements ModelRunner {
             hnOff = off;
             off = align(off + 2L * cap * h);
             act = DeviceBuffer.alloc(ctx, off);
-            meta = DeviceBuffer.alloc(ctx, 4L * (8L * cap + tableCap));
+            // per-step blocks, the block tables, then a draft tree's row_back (uploaded apart: it rarely changes)
+            long metaBytes = 4L * (8L * cap + tableCap + cap);
+            meta = DeviceBuffer.alloc(ctx, metaBytes);
             x = DeviceBuffer.alloc(ctx, 4L * cap * h);
             logits = DeviceBuffer.alloc(ctx, 4L * cap * vocab);
             sampled = DeviceBuffer.alloc(ctx, 4L * cap);
             // the per-step metadata and sampled tokens: page-locked, so their copies are asynchronous DMA
-            pinned = PinnedHostMemory.alloc(ctx, 4L * (8L * cap + tableCap) + 4L * cap + 64);
-            hostMeta = pinned.segment().asSlice(0, 4L * (8L * cap + tableCap));
-            hostSampled = pinned.segment().asSlice(align64(4L * (8L * cap + tableCap)), 4L * cap);
+            pinned = PinnedHostMemory.alloc(ctx, metaBytes + 4L * cap + 64);
+            hostMeta = pinned.segment().asSlice(0, metaBytes);
+            hostBack = hostMeta.asSlice(4L * (8L * cap + tableCap), 4L * cap);
+            hostSampled = pinned.segment().asSlice(align64(metaBytes), 4L * cap);
             hostLogits = arena.allocate(4L * cap * vocab, 64);
             hostX = arena.allocate(4L * cap * h, 64);
         }
@@ -847,6 +889,7 @@ public final class CudaMoeModel implements ModelRunner {
         long topK() { return meta.address() + 16L * cap; }
         long params() { return meta.address() + 20L * cap; }
         long tables() { return meta.address() + 32L * cap; }
+        long rowBack() { return meta.address() + 4L * (8L * cap + tableCap); }
 
         @Override
         public void close() {

@@ -28,7 +28,7 @@ final class DecoderKernels {
     private static final int SMEM_LIMIT = 48 * 1024;
 
     private final CudaFunction embed, rmsnorm, qkvRopeAppend, attention, addBf16, sample, siluMul,
-            draftFirst, specAccept, hlCombine, hlQkvRope, hlAdd, hlSwiglu, hlNormRouter, hlLmHead, medusaBlocks, medusaLogits;
+            draftFirst, specAccept, draftSiblings, hlCombine, hlQkvRope, hlAdd, hlSwiglu, hlNormRouter, hlLmHead, medusaBlocks, medusaLogits;
 
     /**
      * Fails with what to do instead when the attention and RoPE kernels cannot take these heads ({@code what} names the
@@ -55,6 +55,7 @@ final class DecoderKernels {
         siluMul = module.function("es_silu_mul");
         draftFirst = module.function("es_draft_first");
         specAccept = module.function("es_spec_accept");
+        draftSiblings = module.function("es_draft_siblings");
         hlCombine = module.function("es_hl_combine");
         hlQkvRope = module.function("es_hl_qkv_rope");
         hlAdd = module.function("es_hl_add");
@@ -117,18 +118,22 @@ final class DecoderKernels {
                 .f32(eps).i32(h).ptr(outBf16).ptr(outF32));
     }
 
-    void qkvRopeAppend(long stream, int rows, long qkv, long qNorm, long kNorm, long invFreq, long rowPos, long rowTable,
-                       long blockTables, float eps, int nH, int nKV, int d, long qOut, long kCache, long vCache) {
+    /** rowBack (0: none): how far each row's slot lies past its logical position; see decoder.cu's row metadata. */
+    void qkvRopeAppend(long stream, int rows, long qkv, long qNorm, long kNorm, long invFreq, long rowPos, long rowBack,
+                       long rowTable, long blockTables, float eps, int nH, int nKV, int d, long qOut, long kCache,
+                       long vCache) {
         int threads = Math.max(32, (d + 31) / 32 * 32);
         launch(qkvRopeAppend, Dim3.of(rows, nH + 2 * nKV), Dim3.of(threads), 0, stream, KernelArgs.create().ptr(qkv)
-                .ptr(qNorm).ptr(kNorm).ptr(invFreq).ptr(rowPos).ptr(rowTable).ptr(blockTables).f32(eps).i32(nH).i32(nKV)
-                .i32(d).ptr(qOut).ptr(kCache).ptr(vCache));
+                .ptr(qNorm).ptr(kNorm).ptr(invFreq).ptr(rowPos).ptr(rowBack).ptr(rowTable).ptr(blockTables).f32(eps)
+                .i32(nH).i32(nKV).i32(d).ptr(qOut).ptr(kCache).ptr(vCache));
     }
 
-    void attention(long stream, int rows, long q, long kCache, long vCache, long rowPos, long rowTable, long blockTables,
-                   int nH, int nKV, int d, float scale, long out) {
+    /** rowBack (0: causal): a row attends to keys 0..rowPos-rowBack-1 and its own slot at rowPos. */
+    void attention(long stream, int rows, long q, long kCache, long vCache, long rowPos, long rowBack, long rowTable,
+                   long blockTables, int nH, int nKV, int d, float scale, long out) {
         launch(attention, Dim3.of(rows, nH), Dim3.of(ATTENTION_THREADS), 0, stream, KernelArgs.create().ptr(q).ptr(kCache)
-                .ptr(vCache).ptr(rowPos).ptr(rowTable).ptr(blockTables).i32(nH).i32(nKV).i32(d).f32(scale).ptr(out));
+                .ptr(vCache).ptr(rowPos).ptr(rowBack).ptr(rowTable).ptr(blockTables).i32(nH).i32(nKV).i32(d).f32(scale)
+                .ptr(out));
     }
 
     void addBf16(long stream, long x, long add, long n) {
@@ -158,15 +163,35 @@ final class DecoderKernels {
 
     /**
      * The verdict of a greedy verification and the first draft after it ({@code es_spec_accept}): per chain row, the
-     * drafts accepted and the bonus token into {@code verdict}, the first draft's key (from {@code rowKeys}, the
-     * argmax key of every row of the head's first step) into {@code packed}, and the chain's start row and link
-     * positions (in {@code chain}, {@code cap} ints a block: the target's positions plus the accepted count).
+     * drafts accepted (with {@link #SIBLING_ACCEPTED} when the last is a sibling) and the bonus token into
+     * {@code verdict}, the first draft's key (from {@code rowKeys}, the argmax key of every row of the head's first
+     * step) into {@code packed}, and the chain's start row and link positions (in {@code chain}, {@code cap} ints a
+     * block: the target's positions plus the accepted count). An accepted sibling's k and v move to its position in
+     * the target's cache and the head's.
      */
-    void specAccept(long stream, int chainRows, long tokens, long sampled, long positions, int t, int real, long rowKeys,
-                    long chain, int cap, int steps, long verdict, long packed) {
+    void specAccept(long stream, int chainRows, long tokens, long sampled, long positions, int t, int siblings, int real,
+                    long rowKeys, long chain, int cap, int steps, long verdict, long packed, QueuedPass.KvSlots target, QueuedPass.KvSlots head,
+                    int kvw) {
         launch(specAccept, Dim3.of(chainRows), Dim3.of(32), 0, stream, KernelArgs.create().ptr(tokens).ptr(sampled)
-                .ptr(positions).i32(t).i32(real).ptr(rowKeys).ptr(chain).i32(cap).i32(steps).ptr(verdict)
-                .ptr(packed));
+                .ptr(positions).i32(t).i32(siblings).i32(real).ptr(rowKeys).ptr(chain).i32(cap).i32(steps).ptr(verdict)
+                .ptr(packed).ptr(target.keys()).ptr(target.values()).i64(target.layerStride()).i32(target.layers())
+                .ptr(target.rowTables()).ptr(target.blockTables()).ptr(head.keys()).ptr(head.values())
+                .ptr(head.rowTables()).ptr(head.blockTables()).i32(kvw));
+    }
+
+    /** The flag in a fused round's accepted count when its last accepted draft is a sibling (head_linear.cu). */
+    static final int SIBLING_ACCEPTED = 0x10000;
+
+    /**
+     * The next round's sibling drafts ({@code es_draft_siblings}): per chain row and depth below {@code depths}, the
+     * second-best key of the logits that gave the draft at that depth (depth 0: the first step's row the chain starts
+     * from; depth j: link j's, at logits row {@code linkRows + (j - 1) * chainRows + c}) into {@code packed}
+     * ({@code stride} keys a depth).
+     */
+    void draftSiblings(long stream, int chainRows, int depths, long logits, int vocab, long chain, int cap, int linkRows,
+                       long packed, int stride) {
+        launch(draftSiblings, Dim3.of(chainRows, depths), Dim3.of(256), 0, stream, KernelArgs.create().ptr(logits)
+                .i32(vocab).ptr(chain).i32(cap).i32(linkRows).i32(chainRows).ptr(packed).i32(stride));
     }
 
     /** The token an argmax key of {@code head_linear.cu} holds ({@code hl_argmax_id}): 0 for an empty slot. */
@@ -196,12 +221,12 @@ final class DecoderKernels {
 
     /** rmsnorm(x) . wqkv^T, then per head as {@link #qkvRopeAppend}: q/k norm, RoPE, q out, k and v into the cache. */
     void hlQkvRope(long stream, int rows, long x, long normW, float eps, int h, long w, long qNorm, long kNorm,
-                   long invFreq, long rowPos, long rowTable, long blockTables, int nH, int nKV, int d, long qOut,
-                   long kCache, long vCache) {
+                   long invFreq, long rowPos, long rowBack, long rowTable, long blockTables, int nH, int nKV, int d,
+                   long qOut, long kCache, long vCache) {
         int threads = 32 * Math.max(HL_ROWS, Math.min(32, d)); // a warp per column of the head, up to 32
         launch(hlQkvRope, hlGrid(nH + 2 * nKV, rows), Dim3.of(threads), qkvSmem(h, d), stream,
                 KernelArgs.create().i32(rows).ptr(x).ptr(normW).f32(eps).i32(h).ptr(w).ptr(qNorm).ptr(kNorm)
-                        .ptr(invFreq).ptr(rowPos).ptr(rowTable).ptr(blockTables).i32(nH).i32(nKV).i32(d).ptr(qOut)
+                        .ptr(invFreq).ptr(rowPos).ptr(rowBack).ptr(rowTable).ptr(blockTables).i32(nH).i32(nKV).i32(d).ptr(qOut)
                         .ptr(kCache).ptr(vCache));
     }
 

@@ -121,6 +121,15 @@ final class DeviceKvCache implements AutoCloseable {
         s.length = length;
     }
 
+    /** Floats between one layer's keys (or values) and the next's. */
+    long layerStride() {
+        return layerStride;
+    }
+
+    int layers() {
+        return layers;
+    }
+
     long keys(int layer) {
         return k.address() + layer * layerStride * 4;
     }

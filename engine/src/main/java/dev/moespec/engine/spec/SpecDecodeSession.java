@@ -34,10 +34,13 @@ public final class SpecDecodeSession implements AutoCloseable {
     private final EngineProposerContext context;
     private final Map<String, String> backends = new LinkedHashMap<>();
     private final BatchVerifier verifier;
+    private final int siblingDrafts;
 
     private SpecDecodeSession(ModelRunner target, Optional<Proposer> proposer, String method,
-                              EngineProposerContext context, Optional<RoleRuntime> draft, BatchVerifier verifier) {
+                              EngineProposerContext context, Optional<RoleRuntime> draft, BatchVerifier verifier,
+                              int siblingDrafts) {
         this.verifier = verifier;
+        this.siblingDrafts = siblingDrafts;
         this.target = target;
         this.proposer = proposer;
         this.method = method;
@@ -60,7 +63,8 @@ public final class SpecDecodeSession implements AutoCloseable {
         try {
             Optional<SpeculativeConfig> spec = config.speculative();
             if (spec.isEmpty()) {
-                return new SpecDecodeSession(target, Optional.empty(), "none", null, Optional.empty(), BatchVerifier.host());
+                return new SpecDecodeSession(target, Optional.empty(), "none", null, Optional.empty(), BatchVerifier.host(),
+                        0);
             }
             SpeculativeConfig s = spec.get();
             ProposerProvider provider = engine.proposers().require(s.method());
@@ -74,7 +78,7 @@ public final class SpecDecodeSession implements AutoCloseable {
             try {
                 BatchVerifier verifier = VerifierPlacement.open(cuda);
                 return new SpecDecodeSession(target, Optional.of(proposer), provider.method(), context, Optional.of(draft),
-                        verifier);
+                        verifier, s.siblingDrafts());
             } catch (RuntimeException e) {
                 proposer.close();
                 throw e;
@@ -88,7 +92,7 @@ public final class SpecDecodeSession implements AutoCloseable {
     /** A generator over this session's models; {@code eosId} ends a sequence unless ignored. */
     public SpeculativeGenerator generator(int eosId) {
         return new SpeculativeGenerator(target, proposer, method, context, eosId, backends, verifier,
-                FusedDrafting.of(target, proposer));
+                FusedDrafting.of(target, proposer, siblingDrafts));
     }
 
     /** A generator over the target alone (plain batched decoding), for baselines. */

@@ -36,13 +36,15 @@ import java.util.TreeMap;
  * @param fusedRounds           target passes whose next drafts were computed on the device right behind them
  *                              ({@code FusedDrafting}: greedy EAGLE / MTP on the GPU); their drafting time is in
  *                              {@code verifySeconds} and {@code targetPassSeconds}, not in {@code proposeSeconds}
+ * @param siblingsAccepted      verification steps whose last accepted draft was a sibling (a draft tree's second
+ *                              choice at its depth, {@code FusedDrafting#siblings}); 0 for chains
  */
 public record SpecMetrics(String method, int k, int sequences, long newTokens, long targetPasses, long verifySteps, long drafts,
                           long draftTokens, long acceptedTokens, double acceptanceRate, double meanAcceptanceLength,
                           double meanAcceptedPerStep, double[] perPositionAcceptance, double prefillSeconds,
                           double proposeSeconds, double verifySeconds, double targetPassSeconds, double totalSeconds,
                           double tokensPerSecond, Map<String, String> moeBackends, Map<String, Map<String, Long>> launches,
-                          long fusedRounds) {
+                          long fusedRounds, long siblingsAccepted) {
     public SpecMetrics {
         perPositionAcceptance = perPositionAcceptance.clone();
         moeBackends = Map.copyOf(moeBackends);
@@ -62,7 +64,7 @@ public record SpecMetrics(String method, int k, int sequences, long newTokens, l
         if (runs.isEmpty()) throw new IllegalArgumentException("no runs to sum");
         SpecMetrics first = runs.getFirst();
         int sequences = 0;
-        long tokens = 0, passes = 0, steps = 0, drafts = 0, draftTokens = 0, accepted = 0, fused = 0;
+        long tokens = 0, passes = 0, steps = 0, drafts = 0, draftTokens = 0, accepted = 0, fused = 0, siblings = 0;
         double prefill = 0, propose = 0, verify = 0, targetPass = 0, total = 0;
         double[] perPosition = new double[first.perPositionAcceptance.length];
         Map<String, Map<String, Long>> launches = new TreeMap<>();
@@ -75,6 +77,7 @@ public record SpecMetrics(String method, int k, int sequences, long newTokens, l
             draftTokens += m.draftTokens;
             accepted += m.acceptedTokens;
             fused += m.fusedRounds;
+            siblings += m.siblingsAccepted;
             prefill += m.prefillSeconds;
             propose += m.proposeSeconds;
             verify += m.verifySeconds;
@@ -90,7 +93,7 @@ public record SpecMetrics(String method, int k, int sequences, long newTokens, l
         return new SpecMetrics(first.method, first.k, sequences, tokens, passes, steps, drafts, draftTokens, accepted,
                 draftTokens == 0 ? 0 : accepted / (double) draftTokens, drafts == 0 ? 1 : 1 + accepted / (double) drafts,
                 steps == 0 ? 0 : accepted / (double) steps, perPosition, prefill, propose, verify, targetPass, total,
-                total == 0 ? 0 : tokens / total, first.moeBackends, launches, fused);
+                total == 0 ? 0 : tokens / total, first.moeBackends, launches, fused, siblings);
     }
 
     /** Launches of kernel image {@code image} made by {@code role} in this run. */

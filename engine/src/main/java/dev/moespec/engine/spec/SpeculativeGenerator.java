@@ -120,11 +120,13 @@ public final class SpeculativeGenerator {
         long start = System.nanoTime();
         Tally tally = new Tally();
         try {
+            // room past the last token for a round's drafts: k, and its siblings, which sit past the chain
+            int reserve = k + fused.map(x -> x.siblings(prompts.size(), k)).orElse(0);
             for (int i = 0; i < prompts.size(); i++) {
                 int[] prompt = prompts.get(i);
                 if (prompt.length == 0) throw new IllegalArgumentException("prompt " + i + " has no tokens");
                 long seed = params.seed().isPresent() ? params.seed().getAsLong() + i : new SplittableRandom().nextLong();
-                all.add(new Seq(i, nextId(), target.open(prompt.length + params.maxTokens() + k), prompt,
+                all.add(new Seq(i, nextId(), target.open(prompt.length + params.maxTokens() + reserve), prompt,
                         params.maxTokens(), new SplittableRandom(seed)));
             }
             // prefill: one pass over every prompt. Its features come back only for a proposer that reads them on the
@@ -212,7 +214,7 @@ public final class SpeculativeGenerator {
 
     /** Time and pass counts of a run's rounds after prefill. */
     private static final class Tally {
-        long proposeNs, verifyNs, targetNs, passes, steps, fusedRounds;
+        long proposeNs, verifyNs, targetNs, passes, steps, fusedRounds, siblingsAccepted;
     }
 
     /**
@@ -222,7 +224,8 @@ public final class SpeculativeGenerator {
      */
     private boolean fits(FusedDrafting f, List<Seq> all, SamplingParams params, int k) {
         if (!params.isGreedy() || k == 0) return false;
-        for (Seq s : all) if (s.history.length + 1 + s.out.length + 2 * k > context.maxModelLen()) return false;
+        int margin = 2 * k + f.siblings(all.size(), k); // a round's head entries: its chunk and the chain after it
+        for (Seq s : all) if (s.history.length + 1 + s.out.length + margin > context.maxModelLen()) return false;
         return f.fits(all.size(), k);
     }
 
@@ -240,7 +243,7 @@ public final class SpeculativeGenerator {
         for (int a = 0; a < active.size(); a++) {
             Seq s = active.get(a);
             int n = s.history.length;
-            s.headSequence = f.open(n + s.out.length + 2 * k);
+            s.headSequence = f.open(n + s.out.length + 2 * k + f.siblings(active.size(), k));
             featureRows[a] = s.prefillRow;
             prompts.add(new DraftChunk(s.headSequence, Arrays.copyOfRange(s.history, 1, n),
                     catchUpOnDevice ? null : s.features.subList(0, n - 1).toArray(new float[0][])));
@@ -251,30 +254,33 @@ public final class SpeculativeGenerator {
         }
         for (Seq s : active) f.truncate(s.headSequence, s.history.length - 1); // the chain's entries are speculative
         tally.proposeNs += System.nanoTime() - t0;
+        int[][] siblings = null; // the first round verifies chains: the catch-up drafts no siblings
+        int sib = f.siblings(active.size(), k); // fixed while the batch lives: its graphs fit the first batch
         while (!active.isEmpty()) {
             long r0 = System.nanoTime();
             List<SequenceChunk> chunks = new ArrayList<>(active.size());
             int[] heads = new int[active.size()];
             for (int a = 0; a < active.size(); a++) {
                 Seq s = active.get(a);
-                int[] chunk = new int[k + 1];
+                int[] chunk = new int[1 + k + (siblings == null ? 0 : sib)];
                 chunk[0] = s.history[s.history.length - 1];
                 System.arraycopy(drafts[a], 0, chunk, 1, k);
+                if (siblings != null) System.arraycopy(siblings[a], 0, chunk, 1 + k, sib);
                 chunks.add(new SequenceChunk(s.handle, chunk, true));
                 heads[a] = s.headSequence;
             }
-            FusedRound round = f.round(chunks, heads, k);
+            FusedRound round = f.round(chunks, heads, k, sib);
             tally.targetNs += System.nanoTime() - r0;
             tally.passes++;
             tally.fusedRounds++;
             tally.steps += active.size();
             List<Seq> next = new ArrayList<>(active.size());
-            List<int[]> nextDrafts = new ArrayList<>(active.size());
+            List<int[]> nextDrafts = new ArrayList<>(active.size()), nextSiblings = new ArrayList<>(active.size());
             for (int a = 0; a < active.size(); a++) {
                 Seq s = active.get(a);
                 int accepted = round.accepted()[a];
-                int[] tokens = Arrays.copyOf(drafts[a], accepted + 1);
-                tokens[accepted] = round.bonus()[a];
+                int[] tokens = round.committed(a, drafts[a], siblings == null ? null : siblings[a]);
+                if (round.siblingAccepted()[a]) tally.siblingsAccepted++;
                 stats.record(k, new VerificationResult(tokens, accepted));
                 int n = s.history.length;
                 target.truncate(s.handle, n + accepted);
@@ -283,11 +289,13 @@ public final class SpeculativeGenerator {
                 if (s.stop == null) {
                     next.add(s);
                     nextDrafts.add(round.drafts()[a]);
+                    if (round.siblings() != null) nextSiblings.add(round.siblings()[a]);
                 }
             }
             tally.verifyNs += System.nanoTime() - r0;
             active = next;
             drafts = nextDrafts.toArray(new int[0][]);
+            siblings = round.siblings() == null ? null : nextSiblings.toArray(new int[0][]);
         }
     }
 
@@ -387,7 +395,7 @@ public final class SpeculativeGenerator {
                 tally.steps == 0 ? 0 : snap.acceptedTokens() / (double) tally.steps,
                 k == 0 ? new double[0] : snap.perPositionAcceptance(), prefillNs / 1e9, tally.proposeNs / 1e9,
                 tally.verifyNs / 1e9, tally.targetNs / 1e9, seconds, seconds == 0 ? 0 : produced / seconds, backends,
-                launches.byRole(), tally.fusedRounds);
+                launches.byRole(), tally.fusedRounds, tally.siblingsAccepted);
         List<int[]> tokens = all.stream().map(s -> Arrays.copyOf(s.out, s.produced)).toList();
         return new SpecGenerationResult(tokens, all.stream().map(s -> s.stop).toList(), m);
     }

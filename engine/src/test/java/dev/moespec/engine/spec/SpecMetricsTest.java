@@ -13,7 +13,7 @@ class SpecMetricsTest {
 
     private static SpecMetrics withLaunches(Map<String, Map<String, Long>> launches) {
         return new SpecMetrics("mtp", 2, 1, 10, 4, 4, 4, 8, 6, 0.75, 2.5, 1.5, new double[] {0.9, 0.6}, 0, 0, 0, 0, 1, 10,
-                Map.of("target", "flashinfer_trtllm", "draft", "triton"), launches, 0);
+                Map.of("target", "flashinfer_trtllm", "draft", "triton"), launches, 0, 0);
     }
 
     @Test
@@ -44,7 +44,7 @@ class SpecMetricsTest {
         // 2 drafts of 2 tokens, 1 accepted in all, on 2 sequences; 3 s for 6 tokens; 1 of 2 passes fused
         SpecMetrics b = new SpecMetrics("mtp", 2, 2, 6, 2, 2, 2, 4, 1, 0.25, 1.5, 0.5, new double[] {0.5, 0.0}, 0.5, 0.25,
                 1, 0.5, 3, 2, Map.of("target", "triton"), Map.of("target", Map.of("moespec-engine", 20L),
-                "draft", Map.of("moespec-backend-triton", 7L)), 1);
+                "draft", Map.of("moespec-backend-triton", 7L)), 1, 1);
         SpecMetrics sum = SpecMetrics.sum(List.of(a, b));
         assertEquals(3, sum.sequences());
         assertEquals(16, sum.newTokens());
@@ -54,6 +54,7 @@ class SpecMetricsTest {
         assertEquals(12, sum.draftTokens());
         assertEquals(7, sum.acceptedTokens());
         assertEquals(1, sum.fusedRounds());
+        assertEquals(1, sum.siblingsAccepted());
         assertEquals(7 / 12.0, sum.acceptanceRate(), 1e-12);
         assertEquals(1 + 7 / 6.0, sum.meanAcceptanceLength(), 1e-12);
         assertEquals(7 / 6.0, sum.meanAcceptedPerStep(), 1e-12);

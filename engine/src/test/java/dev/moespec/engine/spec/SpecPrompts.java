@@ -84,9 +84,17 @@ final class SpecPrompts {
      * {@code method} × {@code k} with {@code "moe_backend": draftBackend} (null = inherit).
      */
     static Engine gpuEngine(String method, int k, String targetBackend, String draftBackend) {
+        return gpuEngine(method, k, targetBackend, draftBackend, 0);
+    }
+
+    /** {@link #gpuEngine(String, int, String, String)} with {@code "sibling_drafts": siblings} when it is not 0. */
+    static Engine gpuEngine(String method, int k, String targetBackend, String draftBackend, int siblings) {
         String spec = config(method, k);
         if (spec != null && draftBackend != null) {
             spec = spec.substring(0, spec.length() - 1) + ",\"moe_backend\":\"" + draftBackend + "\"}";
+        }
+        if (spec != null && siblings != 0) {
+            spec = spec.substring(0, spec.length() - 1) + ",\"sibling_drafts\":" + siblings + "}";
         }
         EngineConfig config = EngineConfig.builder(ModelConfig.load(DemoModels.target())).moeBackend(targetBackend)
                 .speculativeConfigJson(spec).build();

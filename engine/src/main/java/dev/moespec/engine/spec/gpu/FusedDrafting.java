@@ -27,29 +27,45 @@ import java.util.Optional;
 public final class FusedDrafting {
     public static final String PROPERTY = "moespec.spec.fused";
     public static final String ENV = "MOESPEC_SPEC_FUSED";
-
     private final CudaMoeModel target;
     private final CudaFeatureHead head;
+    private final int siblings;
 
-    private FusedDrafting(CudaMoeModel target, CudaFeatureHead head) {
+    private FusedDrafting(CudaMoeModel target, CudaFeatureHead head, int siblings) {
         this.target = target;
         this.head = head;
+        this.siblings = siblings;
     }
 
-    /** The fused path for this target and proposer, when both run on the GPU and it is not turned off. */
-    public static Optional<FusedDrafting> of(ModelRunner target, Optional<Proposer> proposer) {
+    /**
+     * The fused path for this target and proposer, when both run on the GPU and it is not turned off.
+     *
+     * @param siblings the speculative config's {@code sibling_drafts} (0: chains)
+     */
+    public static Optional<FusedDrafting> of(ModelRunner target, Optional<Proposer> proposer, int siblings) {
         String p = System.getProperty(PROPERTY);
         String v = (p != null ? p : System.getenv().getOrDefault(ENV, "true")).strip().toLowerCase(Locale.ROOT);
         if (v.equals("false") || v.equals("off") || v.equals("0")) return Optional.empty();
         if (!(target instanceof CudaMoeModel cuda) || proposer.isEmpty()) return Optional.empty();
         return proposer.get().greedyFeatureChain()
                 .filter(CudaFeatureHead.class::isInstance)
-                .map(n -> new FusedDrafting(cuda, (CudaFeatureHead) n));
+                .map(n -> new FusedDrafting(cuda, (CudaFeatureHead) n, siblings));
+    }
+
+    /**
+     * Sibling drafts a round of {@code sequences} sequences with k drafts verifies: the chain drafts at depths
+     * 1..s each with a sibling, the head's second choice at its depth, as one more verified row (greedy only; the first
+     * round after the prompt verifies a chain). At most k, and 0 when such rounds would not fit the fused kernels and
+     * graphs (then the rounds are chains).
+     */
+    public int siblings(int sequences, int k) {
+        int s = Math.min(siblings, k);
+        return s > 0 && head.fusesAfter(sequences, 1 + k + s, k) ? s : 0;
     }
 
     /** Whether rounds of {@code sequences} sequences with {@code k} drafts each fit the fused kernels and graphs. */
     public boolean fits(int sequences, int k) {
-        return target.graphsOn() && head.fusesAfter(sequences, k + 1, k);
+        return target.graphsOn() && head.fusesAfter(sequences, 1 + k, k);
     }
 
     /** Opens a head sequence with room for {@code maxEntries} entries. */
@@ -87,10 +103,11 @@ public final class FusedDrafting {
     }
 
     /**
-     * One round: verification of {@code chunks} (the last committed token and k drafts each) and the next k drafts of
-     * head sequences {@code headSequences} (same order), with one synchronisation.
+     * One round: verification of {@code chunks} (the last committed token and k drafts each, then the siblings in a
+     * tree round) and the next k drafts of head sequences {@code headSequences} (same order, with {@code siblings}
+     * siblings: {@link #siblings(int, int)}), with one synchronisation.
      */
-    public FusedRound round(List<SequenceChunk> chunks, int[] headSequences, int k) {
+    public FusedRound round(List<SequenceChunk> chunks, int[] headSequences, int k, int siblings) {
         for (int c = 0; c < chunks.size(); c++) {
             // the head's entries take the target's positions (CudaFeatureHead.draftAfter)
             int t = target.length(chunks.get(c).sequence()), e = head.length(headSequences[c]);
@@ -99,6 +116,6 @@ public final class FusedDrafting {
                         + " target sequence " + t + " tokens; truncate both to the committed tokens after each round");
             }
         }
-        return head.draftAfter(target, chunks, headSequences, k);
+        return head.draftAfter(target, chunks, headSequences, k, siblings);
     }
 }
