@@ -105,11 +105,7 @@ public final class DeviceBuffer extends ContextResource {
 
     /** Queues a copy of all of {@code host} (native memory) to this buffer on {@code stream} (null = default stream). */
     public void copyFromAsync(MemorySegment host, CudaStream stream) {
-        long n = checkFits(host, "copyFromAsync");
-        checkNative(host, "copyFromAsync");
-        if (n == 0) return;
-        long s = CudaStream.handleOf(stream, context);
-        enter().memcpyHtoDAsync(address, host, n, s);
+        copyFromAsync(host, 0, stream);
     }
 
     /**
@@ -117,13 +113,8 @@ public final class DeviceBuffer extends ContextResource {
      * (null = default stream).
      */
     public void copyFromAsync(MemorySegment host, long offset, CudaStream stream) {
-        Objects.requireNonNull(host, "host");
+        long n = checkFits(host, offset, "copyFromAsync");
         checkNative(host, "copyFromAsync");
-        long n = host.byteSize();
-        if (offset < 0 || offset + n > byteSize) {
-            throw new IllegalArgumentException("host segment of " + n + " bytes at offset " + offset + " does not fit in "
-                    + describe() + " (copyFromAsync)");
-        }
         if (n == 0) return;
         long s = CudaStream.handleOf(stream, context);
         enter().memcpyHtoDAsync(address + offset, host, n, s);
@@ -159,11 +150,20 @@ public final class DeviceBuffer extends ContextResource {
     }
 
     private long checkFits(MemorySegment host, String operation) {
+        return checkFits(host, 0, operation);
+    }
+
+    /** {@code host}'s size, after checking it fits from byte {@code offset} on. */
+    private long checkFits(MemorySegment host, long offset, String operation) {
         Objects.requireNonNull(host, "host");
         long n = host.byteSize();
-        if (n > byteSize) {
-            throw new IllegalArgumentException("host segment of " + n + " bytes does not fit in " + describe() + " (" + operation
-                    + "): pass a slice of at most " + byteSize + " bytes");
+        if (offset < 0 || offset > byteSize) {
+            throw new IllegalArgumentException("offset " + offset + " is outside " + describe() + " (" + operation + ")");
+        }
+        if (n > byteSize - offset) {
+            throw new IllegalArgumentException("host segment of " + n + " bytes" + (offset == 0 ? "" : " at offset " + offset)
+                    + " does not fit in " + describe() + " (" + operation + "): pass a slice of at most "
+                    + (byteSize - offset) + " bytes");
         }
         return n;
     }

@@ -438,21 +438,8 @@ public final class CudaFeatureHead implements DraftNetwork {
         if (layout == null || !layout.holds(sequences, t, steps, siblings, b)) {
             stageTables(sequences, rows, chainRows, t, steps, on);
             // one follower per layout, its graph key built once: a round then allocates next to nothing here
-            Object key = List.of(CudaFeatureHead.this, b, n, t, steps, siblings);
-            layout = lastLayout = new FusedLayout(sequences.clone(), t, steps, siblings, b, new CudaMoeModel.PassFollower() {
-                @Override
-                public Object graphKey() {
-                    return key;
-                }
-
-                @Override
-                public void queue(QueuedPass pass) {
-                    if (pass.rows() < rows) throw new IllegalStateException("a pass of " + pass.rows() + " rows for " + rows);
-                    try (LaunchLedger.Scope scope = LaunchLedger.scope(ROLE)) {
-                        queueRound(pass, rows, chainRows, steps, siblings);
-                    }
-                }
-            });
+            layout = lastLayout = new FusedLayout(sequences.clone(), t, steps, siblings, b,
+                    follower(List.of(this, b, n, t, steps, siblings), rows, chainRows, steps, siblings));
         }
         target.queueVerification(chunks, sib, layout.follower());
         readKeys(steps + 1 + siblings, on);
@@ -478,6 +465,24 @@ public final class CudaFeatureHead implements DraftNetwork {
         int chainRows = CudaMoeModel.graphRows(useGraphs, chunks, c -> 1);
         int rows = CudaMoeModel.graphRows(useGraphs, chunks, c -> t);
         return steps >= 1 && steps <= MAX_CHAIN && chainRows > 0 && rows > 0 && fused(rows);
+    }
+
+    /** What queues a fused round behind the target's pass ({@link #queueRound}), its graphs kept under {@code key}. */
+    private CudaMoeModel.PassFollower follower(Object key, int rows, int chainRows, int steps, int siblings) {
+        return new CudaMoeModel.PassFollower() {
+            @Override
+            public Object graphKey() {
+                return key;
+            }
+
+            @Override
+            public void queue(QueuedPass pass) {
+                if (pass.rows() < rows) throw new IllegalStateException("a pass of " + pass.rows() + " rows for " + rows);
+                try (LaunchLedger.Scope scope = LaunchLedger.scope(ROLE)) {
+                    queueRound(pass, rows, chainRows, steps, siblings);
+                }
+            }
+        };
     }
 
     /** The batch the uploaded fused-round tables are for, and the follower that queues its rounds. */
@@ -537,18 +542,23 @@ public final class CudaFeatureHead implements DraftNetwork {
         // the siblings read the logits up to link siblings - 1; with fewer siblings than drafts they are drafted on a
         // branch of the graph beside the links after that one, off the round's critical path
         links(chainRows, 1, siblings, on, rows);
-        CudaStream branch = siblings < steps ? stream : on;
-        if (siblings < steps) {
-            fork.record(on);
-            stream.waitFor(fork);
+        if (siblings == steps) {
+            draftSiblings(on, chainRows, siblings, rows, steps);
+            return;
         }
-        k.draftSiblings(branch.handle(), chainRows, siblings, b.logits.address(), vocab, b.chain.address(), CHAIN_ROWS,
-                rows, b.packed(steps + 1), CHAIN_ROWS);
-        if (siblings < steps) {
-            join.record(stream);
-            links(chainRows, siblings, steps, on, rows);
-            on.waitFor(join);
-        }
+        fork.record(on);
+        stream.waitFor(fork);
+        draftSiblings(stream, chainRows, siblings, rows, steps);
+        join.record(stream);
+        links(chainRows, siblings, steps, on, rows);
+        on.waitFor(join);
+    }
+
+    /** The next round's siblings on {@code s}: their keys in the slots after the verdict. */
+    private void draftSiblings(CudaStream s, int chainRows, int siblings, int rows, int steps) {
+        Buffers b = buf;
+        k.draftSiblings(s.handle(), chainRows, siblings, b.logits.address(), vocab, b.chain.address(), CHAIN_ROWS, rows,
+                b.packed(steps + 1), CHAIN_ROWS);
     }
 
     /**

@@ -501,7 +501,7 @@ public final class CudaMoeModel implements ModelRunner {
      * round uploads nothing for it.
      */
     private long rowBacks(int rows, int t, int siblings, int chunks) {
-        List<Integer> shape = List.of(rows, t, siblings, chunks);
+        TreeShape shape = new TreeShape(rows, t, siblings, chunks);
         if (!shape.equals(buf.backShape)) {
             int k = t - 1 - siblings;
             MemorySegment back = buf.hostBack;
@@ -514,6 +514,9 @@ public final class CudaMoeModel implements ModelRunner {
         }
         return buf.rowBack();
     }
+
+    /** A draft-tree pass's shape: padded rows, tokens and siblings per chunk, chunks. */
+    private record TreeShape(int rows, int t, int siblings, int chunks) {}
 
     /** The stream every step runs on (work queued behind a pass goes here). */
     CudaStream stream() {
@@ -828,7 +831,7 @@ public final class CudaMoeModel implements ModelRunner {
         final MemorySegment hostMeta, hostLogits, hostX, hostSampled, hostBack;
         final PinnedHostMemory pinned;
         /** The draft-tree shape whose row_back the device holds (rowBacks), or null. */
-        List<Integer> backShape;
+        TreeShape backShape;
         private final long aOff, bOff, qkvOff, qOff, attnOff, routerOff, moeOff, hnOff;
 
         Buffers(int cap) {

@@ -238,12 +238,13 @@ public final class SpeculativeGenerator {
     private void fusedRounds(FusedDrafting f, List<Seq> active, int k, boolean catchUpOnDevice, SamplingParams params,
                              BatchListener listener, SpecDecodeStats stats, Tally tally) {
         long t0 = System.nanoTime();
+        int sib = f.siblings(active.size(), k); // fixed while the batch lives: its graphs fit the first batch
         List<DraftChunk> prompts = new ArrayList<>(active.size());
         int[] featureRows = new int[active.size()];
         for (int a = 0; a < active.size(); a++) {
             Seq s = active.get(a);
             int n = s.history.length;
-            s.headSequence = f.open(n + s.out.length + 2 * k + f.siblings(active.size(), k));
+            s.headSequence = f.open(n + s.out.length + 2 * k + sib);
             featureRows[a] = s.prefillRow;
             prompts.add(new DraftChunk(s.headSequence, Arrays.copyOfRange(s.history, 1, n),
                     catchUpOnDevice ? null : s.features.subList(0, n - 1).toArray(new float[0][])));
@@ -255,7 +256,6 @@ public final class SpeculativeGenerator {
         for (Seq s : active) f.truncate(s.headSequence, s.history.length - 1); // the chain's entries are speculative
         tally.proposeNs += System.nanoTime() - t0;
         int[][] siblings = null; // the first round verifies chains: the catch-up drafts no siblings
-        int sib = f.siblings(active.size(), k); // fixed while the batch lives: its graphs fit the first batch
         while (!active.isEmpty()) {
             long r0 = System.nanoTime();
             List<SequenceChunk> chunks = new ArrayList<>(active.size());

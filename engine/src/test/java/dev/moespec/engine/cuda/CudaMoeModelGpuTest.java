@@ -189,7 +189,7 @@ class CudaMoeModelGpuTest {
             int[] seqs = new int[n];
             List<SequenceChunk> prefill = new ArrayList<>();
             for (int i = 0; i < n; i++) {
-                int[] ids = GpuModels.ints(GpuModels.GOLDEN.path("prompts").get(i).path("input_ids"));
+                int[] ids = GpuModels.goldenIds(i);
                 seqs[i] = m.open(ids.length + STEPS);
                 prefill.add(SequenceChunk.last(seqs[i], ids));
             }
@@ -230,7 +230,7 @@ class CudaMoeModelGpuTest {
 
     @Test
     void graphReplayGivesTheSameLogitsAsEagerSteps() {
-        int[] ids = GpuModels.ints(GpuModels.GOLDEN.path("prompts").get(2).path("input_ids"));
+        int[] ids = GpuModels.goldenIds(2);
         float[][] eager = new float[6][], graph = new float[6][];
         for (boolean useGraphs : new boolean[]{false, true}) {
             try (GpuModels.Runner r = GpuModels.open(DemoModels.target(), "flashinfer_trtllm", QuantScheme.FP8_BLOCK_128)) {
@@ -257,8 +257,7 @@ class CudaMoeModelGpuTest {
      */
     @Test
     void aPrefillGraphScoresPromptsAsAnEagerPrefill() {
-        JsonNode prompts = GpuModels.GOLDEN.path("prompts");
-        int[] a = GpuModels.ints(prompts.get(2).path("input_ids")), b = GpuModels.ints(prompts.get(3).path("input_ids"));
+        int[] a = GpuModels.goldenIds(2), b = GpuModels.goldenIds(3);
         try (GpuModels.Runner r = GpuModels.open(DemoModels.target(), "flashinfer_trtllm", QuantScheme.FP8_BLOCK_128)) {
             CudaMoeModel m = r.model();
             int[] longer = a; // past the MoE's 64-row decode phase: eager runs its prefill phase, the graph two slices
@@ -295,8 +294,7 @@ class CudaMoeModelGpuTest {
 
     @Test
     void aSequenceGetsTheSameTokensAloneAndBatchedWithOthers() {
-        JsonNode prompts = GpuModels.GOLDEN.path("prompts");
-        int[] a = GpuModels.ints(prompts.get(1).path("input_ids")), b = GpuModels.ints(prompts.get(3).path("input_ids"));
+        int[] a = GpuModels.goldenIds(1), b = GpuModels.goldenIds(3);
         try (GpuModels.Runner r = GpuModels.open(DemoModels.target(), "flashinfer_trtllm", QuantScheme.FP8_BLOCK_128)) {
             CudaMoeModel m = r.model();
             int alone = m.open(a.length + 1);

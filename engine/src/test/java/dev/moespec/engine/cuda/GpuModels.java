@@ -49,6 +49,11 @@ final class GpuModels {
                 () -> "CUDA runner unavailable: " + CudaRunners.unavailableReason().orElse(""));
     }
 
+    /** The input ids of golden.json's prompt {@code i}. */
+    static int[] goldenIds(int i) {
+        return ints(GOLDEN.path("prompts").get(i).path("input_ids"));
+    }
+
     static int[] ints(JsonNode a) {
         int[] out = new int[a.size()];
         for (int i = 0; i < out.length; i++) out[i] = a.get(i).asInt();
