@@ -116,17 +116,10 @@ __device__ __forceinline__ void hl_stage_weight(float* dst, const float* __restr
     }
 }
 
-// One warp: dst[:K] = src[:K] * rsqrt(mean(src^2) + eps) * w (w null: src as is; w in shared memory), rounded to
-// bf16 when round. K a multiple of 4, src and dst 16-byte aligned.
-__device__ __forceinline__ void hl_stage_row(float* dst, const float* __restrict__ src, int K, const float* w, float eps,
-                                             bool round) {
+// One warp, after dst[:K] was staged with ss the lane's sum of its squares: dst *= rsqrt(mean(dst^2) + eps) * w (w
+// null: as is; w in shared memory), rounded to bf16 when round.
+__device__ __forceinline__ void hl_norm_staged(float* dst, float ss, int K, const float* w, float eps, bool round) {
     int lane = threadIdx.x & 31;
-    float ss = 0.f;
-    for (int k = lane * 4; k < K; k += 128) {
-        float4 v = *reinterpret_cast<const float4*>(src + k);
-        *reinterpret_cast<float4*>(dst + k) = v;
-        ss += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
-    }
     if (!w && !round) return;
     float inv = w ? rsqrtf(warp_sum(ss) / K + eps) : 1.f;
     for (int k = lane * 4; k < K; k += 128) {
@@ -143,6 +136,20 @@ __device__ __forceinline__ void hl_stage_row(float* dst, const float* __restrict
     }
 }
 
+// One warp: dst[:K] = src[:K] * rsqrt(mean(src^2) + eps) * w (w null: src as is; w in shared memory), rounded to
+// bf16 when round. K a multiple of 4, src and dst 16-byte aligned.
+__device__ __forceinline__ void hl_stage_row(float* dst, const float* __restrict__ src, int K, const float* w, float eps,
+                                             bool round) {
+    int lane = threadIdx.x & 31;
+    float ss = 0.f;
+    for (int k = lane * 4; k < K; k += 128) {
+        float4 v = *reinterpret_cast<const float4*>(src + k);
+        *reinterpret_cast<float4*>(dst + k) = v;
+        ss += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
+    }
+    hl_norm_staged(dst, ss, K, w, eps, round);
+}
+
 // Warps 0..HL_ROWS-1: warp r stages row row0 + r of x (input row rows ? rows[i] : i, width K) normed by w (shared
 // memory) into in[r]; zeros past n.
 __device__ __forceinline__ void hl_stage_norm(float* in, const float* __restrict__ x, const int* __restrict__ rows,
@@ -155,6 +162,20 @@ __device__ __forceinline__ void hl_stage_norm(float* in, const float* __restrict
     } else {
         for (int k = threadIdx.x & 31; k < K; k += 32) dst[k] = 0.f;
     }
+}
+
+// The greedy argmax as one atomicMax-able key: larger logit first, then the lower id (as Argmax.of); NaN never wins
+// and -0 equals +0. 0 is below every key, so a zeroed slot is "nothing seen yet".
+__device__ __forceinline__ unsigned long long hl_argmax_key(float v, int id) {
+    if (v != v) return 0ull;
+    unsigned int b = __float_as_uint(v == 0.f ? 0.f : v);
+    unsigned int o = (b & 0x80000000u) ? ~b : (b | 0x80000000u);
+    return ((unsigned long long)o << 32) | (0xffffffffu - (unsigned int)id);
+}
+
+// The id a key holds (0 for an empty slot: an all-NaN row, as Argmax.of).
+__device__ __forceinline__ int hl_argmax_id(unsigned long long key) {
+    return key == 0ull ? 0 : (int)(0xffffffffu - (unsigned int)(key & 0xffffffffu));
 }
 
 // The start of a kernel whose input is the normed x: the warp's first weight chunks (wrow, wbytes) and the norm weight
@@ -170,23 +191,50 @@ __device__ __forceinline__ HlPre<P> hl_normed_start(float* in, float* nw_s, cons
     hl_stage_weight(nw_s, norm_w, h);
     pdl_wait();
     __syncthreads();
-    hl_stage_norm(in, x, rows, row0, n, h, nw_s, eps, round);
+    hl_stage_norm(in, x, rows, row0, n, h, norm_w ? nw_s : nullptr, eps, round);
     __syncthreads();
     return pre;
 }
 
-// The greedy argmax as one atomicMax-able key: larger logit first, then the lower id (as Argmax.of); NaN never wins
-// and -0 equals +0. 0 is below every key, so a zeroed slot is "nothing seen yet".
-__device__ __forceinline__ unsigned long long hl_argmax_key(float v, int id) {
-    if (v != v) return 0ull;
-    unsigned int b = __float_as_uint(v == 0.f ? 0.f : v);
-    unsigned int o = (b & 0x80000000u) ? ~b : (b | 0x80000000u);
-    return ((unsigned long long)o << 32) | (0xffffffffu - (unsigned int)id);
-}
-
-// The id a key holds (0 for an empty slot: an all-NaN row, as Argmax.of).
-__device__ __forceinline__ int hl_argmax_id(unsigned long long key) {
-    return key == 0ull ? 0 : (int)(0xffffffffu - (unsigned int)(key & 0xffffffffu));
+// A drafting link's input row gathered instead of projected (see es_hl_combine): x_i = etab[token_i] + fh[fh_rows ?
+// fh_rows[i] : i], token_i the argmax in packed[i]. As hl_normed_start, with the rows so gathered; the first column
+// tile also writes them to x_out (the link's residual stream) and zeroes reset[i] (the argmax slots of the link's
+// es_hl_lm_head), as es_hl_combine would have.
+template <int P>
+__device__ __forceinline__ HlPre<P> hl_gathered_start(float* in, float* nw_s, const unsigned long long* __restrict__ packed,
+                                                      const float* __restrict__ etab, const float* __restrict__ fh,
+                                                      const int* __restrict__ fh_rows, float* __restrict__ x_out,
+                                                      unsigned long long* __restrict__ reset, int row0, int n, int h,
+                                                      const float* __restrict__ norm_w, float eps, bool round,
+                                                      const void* __restrict__ wrow, int wbytes) {
+    pdl_launch();
+    HlPre<P> pre = hl_preload<P>(wrow, wbytes);
+    hl_stage_weight(nw_s, norm_w, h);
+    pdl_wait();
+    __syncthreads();
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, i = row0 + warp;
+    if (warp < HL_ROWS) {
+        float* dst = in + warp * h;
+        if (i < n) {
+            const float* e = etab + (long long)hl_argmax_id(packed[i]) * h;
+            const float* f = fh + (long long)(fh_rows ? fh_rows[i] : i) * h;
+            float* out = blockIdx.x == 0 ? x_out + (long long)i * h : nullptr;
+            float ss = 0.f;
+            for (int k = lane * 4; k < h; k += 128) {
+                float4 a = *reinterpret_cast<const float4*>(e + k), b = *reinterpret_cast<const float4*>(f + k);
+                float4 v = make_float4(a.x + b.x, a.y + b.y, a.z + b.z, a.w + b.w);
+                *reinterpret_cast<float4*>(dst + k) = v;
+                if (out) *reinterpret_cast<float4*>(out + k) = v;
+                ss += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
+            }
+            if (out && reset && lane == 0) reset[i] = 0ull;
+            hl_norm_staged(dst, ss, h, norm_w ? nw_s : nullptr, eps, round);
+        } else {
+            for (int k = lane; k < h; k += 32) dst[k] = 0.f;
+        }
+    }
+    __syncthreads();
+    return pre;
 }
 
 // The first link of a drafting chain: packed[c] = the argmax key of logits row logit_rows[c] (a step's logits from
@@ -338,59 +386,90 @@ extern "C" __global__ void __launch_bounds__(SIB_THREADS) es_draft_siblings(cons
 // The head's input projection: x[i] = [e_i | f_i] . w^T with w [h, 2h] fp32, e_i = embed[token_i] (RMSNorm'd by
 // enorm when given: MTP), f_i = feat[feat_rows ? feat_rows[i] : i] (by hnorm when given). token_i = tokens[i], or the
 // argmax held in packed[i] (a drafting chain's previous link). reset (optional): zeroed for the block's rows, the
-// argmax slots of this link's lm_head.   grid (ceil(h / HL_WARPS), row groups), smem (HL_ROWS + 1) * 2h floats
-extern "C" __global__ void es_hl_combine(int n, const int* __restrict__ tokens, const unsigned long long* __restrict__ packed,
-                                         const float* __restrict__ embed, const float* __restrict__ feat,
-                                         const int* __restrict__ feat_rows, const float* __restrict__ enorm,
-                                         const float* __restrict__ hnorm, float eps, int h, const float* __restrict__ w,
-                                         float* __restrict__ x, unsigned long long* __restrict__ reset) {
-    extern __shared__ __align__(16) float hl_in[];
-    int row0 = blockIdx.y * HL_ROWS, warp = threadIdx.x >> 5, lane = threadIdx.x & 31, K = 2 * h;
+// argmax slots of this link's lm_head. With etab (the embedding half per token, etab[t] = e_t . w[:, :h]^T, see
+// CudaFeatureHead) x[i] = etab[token_i] + f_i . w[:, h:]^T: the same sum as a drafting link gathers from the
+// projection es_hl_lm_head left (hl_gathered_start), so both give the same x, exactly.
+//   grid (ceil(h / HL_WARPS), row groups), smem (HL_ROWS + 1) * 2h floats
+template <bool TABLE>
+__device__ __forceinline__ void hl_combine(float* hl_in, int n, const int* __restrict__ tokens, const unsigned long long* __restrict__ packed,
+                                           const float* __restrict__ embed, const float* __restrict__ etab,
+                                           const float* __restrict__ feat, const int* __restrict__ feat_rows,
+                                           const float* __restrict__ enorm, const float* __restrict__ hnorm, float eps,
+                                           int h, const float* __restrict__ w, float* __restrict__ x,
+                                           unsigned long long* __restrict__ reset) {
+    constexpr int P = TABLE ? 2 : 4;  // the feature half (table) or the whole row
+    int row0 = blockIdx.y * HL_ROWS, warp = threadIdx.x >> 5, lane = threadIdx.x & 31, K = TABLE ? h : 2 * h;
     int col = blockIdx.x * HL_WARPS + warp, nr = min(HL_ROWS, n - row0);
     float *en = hl_in + HL_ROWS * K, *hn = en + h;
+    const float* wrow = w + (long long)min(col, h - 1) * 2 * h + (TABLE ? h : 0);
     pdl_launch();
-    HlPre<4> pre = hl_preload<4>(w + (long long)min(col, h - 1) * K, 4 * K);
-    hl_stage_weight(en, enorm, h);
+    HlPre<P> pre = hl_preload<P>(wrow, 4 * K);
+    if (!TABLE) hl_stage_weight(en, enorm, h);
     hl_stage_weight(hn, hnorm, h);
     pdl_wait();
     __syncthreads();
     int i = row0 + warp;
     float* dst = hl_in + warp * K;
     if (i < n) {
-        int token = packed ? hl_argmax_id(packed[i]) : tokens[i];
-        hl_stage_row(dst, embed + (long long)token * h, h, enorm ? en : nullptr, eps, false);
-        hl_stage_row(dst + h, feat + (long long)(feat_rows ? feat_rows[i] : i) * h, h, hnorm ? hn : nullptr, eps, false);
-    } else {
+        if (!TABLE) {
+            int token = packed ? hl_argmax_id(packed[i]) : tokens[i];
+            hl_stage_row(dst, embed + (long long)token * h, h, enorm ? en : nullptr, eps, false);
+        }
+        hl_stage_row(dst + (TABLE ? 0 : h), feat + (long long)(feat_rows ? feat_rows[i] : i) * h, h, hnorm ? hn : nullptr,
+                     eps, false);
+    } else if (warp < HL_ROWS) {
         for (int k = lane; k < K; k += 32) dst[k] = 0.f;
     }
+    // this lane's row's embedding half, loaded before the dot that it is added to
+    int r = row0 + lane;
+    bool mine = col < h && lane < HL_ROWS && r < n;
+    float e = 0.f;
+    if (TABLE && mine) e = etab[(long long)(packed ? hl_argmax_id(packed[r]) : tokens[r]) * h + col];
     if (reset && blockIdx.x == 0 && threadIdx.x < HL_ROWS && row0 + threadIdx.x < n) reset[row0 + threadIdx.x] = 0ull;
     __syncthreads();
     if (col >= h) return;
     float acc[HL_ROWS];
-    hl_dot(hl_in, K, nr, w + (long long)col * K, pre, acc);
+    hl_dot(hl_in, K, nr, wrow, pre, acc);
     float v = hl_mine(acc);
-    if (lane < HL_ROWS && row0 + lane < n) x[(long long)(row0 + lane) * h + col] = v;
+    if (mine) x[(long long)r * h + col] = TABLE ? e + v : v;
+}
+
+extern "C" __global__ void es_hl_combine(int n, const int* __restrict__ tokens, const unsigned long long* __restrict__ packed,
+                                         const float* __restrict__ embed, const float* __restrict__ etab,
+                                         const float* __restrict__ feat, const int* __restrict__ feat_rows,
+                                         const float* __restrict__ enorm, const float* __restrict__ hnorm, float eps, int h,
+                                         const float* __restrict__ w, float* __restrict__ x,
+                                         unsigned long long* __restrict__ reset) {
+    extern __shared__ __align__(16) float hl_in[];
+    if (etab) hl_combine<true>(hl_in, n, tokens, packed, embed, etab, feat, feat_rows, enorm, hnorm, eps, h, w, x, reset);
+    else hl_combine<false>(hl_in, n, tokens, packed, embed, etab, feat, feat_rows, enorm, hnorm, eps, h, w, x, reset);
 }
 
 // The attention input: per head hd = blockIdx.x, its d columns of rmsnorm(x; norm_w) . wqkv^T (wqkv [(nH + 2nKV) d, h]
 // bf16, q heads then k then v), then as es_qkv_rope_append: q/k per-head RMSNorm when q_norm/k_norm are given, RoPE
 // of q and k (at the logical position p - row_back when given), q to q_out, k and v to the cache slot of (sequence, position).
+// With etab the rows are a drafting link's, gathered (hl_gathered_start: x = etab[argmax in packed] + fh rows, also
+// written to x, whose argument is then their destination); else x is the input.
 //   grid (nH + 2 nKV, row groups), block 32 * max(HL_ROWS, min(32, d)) (a warp per column up to 32 columns),
 //   smem HL_ROWS * (h + d) + h floats
-extern "C" __global__ void __launch_bounds__(1024) es_hl_qkv_rope(int n, const float* __restrict__ x, const float* __restrict__ norm_w, float eps,
+extern "C" __global__ void __launch_bounds__(1024) es_hl_qkv_rope(int n, float* __restrict__ x, const float* __restrict__ norm_w, float eps,
                                           int h, const __nv_bfloat16* __restrict__ w, const float* __restrict__ q_norm,
                                           const float* __restrict__ k_norm, const float* __restrict__ inv_freq,
                                           const int* __restrict__ row_pos, const int* __restrict__ row_back,
                                           const int* __restrict__ row_table,
                                           const int* __restrict__ block_tables, int nH, int nKV, int d,
                                           float* __restrict__ q_out, float* __restrict__ k_cache,
-                                          float* __restrict__ v_cache) {
+                                          float* __restrict__ v_cache, const unsigned long long* __restrict__ packed,
+                                          const float* __restrict__ etab, const float* __restrict__ fh,
+                                          const int* __restrict__ fh_rows, unsigned long long* __restrict__ reset) {
     extern __shared__ __align__(16) float hl_in[];
     float *out = hl_in + HL_ROWS * h, *nw_s = out + HL_ROWS * d;  // [HL_ROWS][d], [h]
     int row0 = blockIdx.y * HL_ROWS, warp = threadIdx.x >> 5, lane = threadIdx.x & 31, hd = blockIdx.x, t = threadIdx.x;
     int warps = blockDim.x >> 5, nr = min(HL_ROWS, n - row0);
-    HlPre<2> pre = hl_normed_start<2>(hl_in, nw_s, x, nullptr, row0, n, h, norm_w, eps, true,
-                                      w + (long long)(hd * d + min(warp, d - 1)) * h, 2 * h);
+    const __nv_bfloat16* w0 = w + (long long)(hd * d + min(warp, d - 1)) * h;
+    HlPre<2> pre = etab ? hl_gathered_start<2>(hl_in, nw_s, packed, etab, fh, fh_rows, x, reset, row0, n, h, norm_w, eps,
+                                               true, w0, 2 * h)
+                        : hl_normed_start<2>(hl_in, nw_s, x, nullptr, row0, n, h, norm_w, eps, true, w0, 2 * h);
     for (int c = warp; c < d; c += warps) {
         float acc[HL_ROWS];
         const __nv_bfloat16* wc = w + (long long)(hd * d + c) * h;
@@ -505,14 +584,37 @@ extern "C" __global__ void es_hl_norm_router(int n, const float* __restrict__ x,
 // The head's output: logits[i] = rmsnorm(x[rows ? rows[i] : i]; norm_w) . w^T (w [V, h] bf16, the target's lm_head),
 // fp32. best (optional): best[i] = the row's argmax key (hl_argmax_key), merged by atomicMax into a slot the caller
 // zeroed, so a drafting chain's next link reads its token without another kernel.
-//   grid (ceil(V / HL_WARPS), row groups), smem (HL_ROWS + 1) * h floats
+// With fw, column tiles past the logits' also project x for the next link, which then skips es_hl_combine: fh[i] =
+// fnorm(x[i]) . fw[c]^T for all m rows of x (fw [h, h] fp32 rows ldw apart: the feature half of the head's input
+// projection; fnorm optional), staged and summed exactly as es_hl_combine sums its feature half.
+//   grid (ceil(V / HL_WARPS) + (fw ? ceil(h / HL_WARPS) : 0), row groups of max(n, m)), smem (HL_ROWS + 1) * h floats
 extern "C" __global__ void es_hl_lm_head(int n, const float* __restrict__ x, const int* __restrict__ rows,
                                          const float* __restrict__ norm_w, float eps, int h,
                                          const __nv_bfloat16* __restrict__ w, int V, float* __restrict__ logits,
-                                         unsigned long long* __restrict__ best) {
+                                         unsigned long long* __restrict__ best, int m, const float* __restrict__ fw,
+                                         int ldw, const float* __restrict__ fnorm, float* __restrict__ fh) {
     extern __shared__ __align__(16) float hl_in[];
     __shared__ unsigned long long keys[HL_WARPS][HL_ROWS];
-    int row0 = blockIdx.y * HL_ROWS, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    int row0 = blockIdx.y * HL_ROWS, warp = threadIdx.x >> 5, lane = threadIdx.x & 31, tiles = (V + HL_WARPS - 1) / HL_WARPS;
+    if (blockIdx.x >= tiles) {  // the next link's feature projection
+        int col = (blockIdx.x - tiles) * HL_WARPS + warp, nr = min(HL_ROWS, m - row0);
+        if (row0 >= m) {
+            pdl_launch();
+            return;
+        }
+        const float* wrow = fw + (long long)min(col, h - 1) * ldw;
+        HlPre<2> pre = hl_normed_start<2>(hl_in, hl_in + HL_ROWS * h, x, nullptr, row0, m, h, fnorm, eps, false, wrow, 4 * h);
+        if (col >= h) return;
+        float acc[HL_ROWS];
+        hl_dot(hl_in, h, nr, wrow, pre, acc);
+        float v = hl_mine(acc);
+        if (lane < HL_ROWS && row0 + lane < m) fh[(long long)(row0 + lane) * h + col] = v;
+        return;
+    }
+    if (row0 >= n) {
+        pdl_launch();
+        return;
+    }
     int col = blockIdx.x * HL_WARPS + warp, nr = min(HL_ROWS, n - row0);
     HlPre<2> pre = hl_normed_start<2>(hl_in, hl_in + HL_ROWS * h, x, rows, row0, n, h, norm_w, eps, true,
                                       w + (long long)min(col, V - 1) * h, 2 * h);

@@ -76,6 +76,16 @@ public final class CudaFeatureHead implements DraftNetwork {
             qNorm, kNorm, gateUp, down, router, invFreq;
     /** Whether the head's widths suit the fused kernels at all ({@link DecoderKernels#headLinearFits}). */
     private final boolean fusedShapes;
+    /**
+     * The embedding half of the input projection per token ({@code [vocab, h]} fp32: row t is e_t . w[:, :h]^T, e_t
+     * RMSNormed by enorm for MTP), or 0. The fused kernels look that half up instead of projecting it, so a drafting
+     * link needs no es_hl_combine: the previous pass's es_hl_lm_head projects the feature half beside the logits and
+     * the link's es_hl_qkv_rope adds the two as it stages its rows ({@link DecoderKernels.LinkGather}). Kept while the
+     * table is at most {@link #EMBED_PROJ_MAX_BYTES}.
+     */
+    private final long embedProj;
+    /** Largest {@link #embedProj} table kept (64 Ki tokens at hidden 256). */
+    static final long EMBED_PROJ_MAX_BYTES = 64L << 20;
     private final Map<Integer, CudaGraph> graphs = new HashMap<>();
     private final Map<ChainKey, CudaGraph> chains = new HashMap<>();
     private final int tableCap;
@@ -171,7 +181,22 @@ public final class CudaFeatureHead implements DraftNetwork {
         cache = kv;
         tableCap = kv.blocks() + 1;
         fusedShapes = DecoderKernels.headLinearFits(h, d, nH, inter);
+        embedProj = fusedShapes && 4L * vocab * h <= EMBED_PROJ_MAX_BYTES ? embeddingProjections() : 0;
         buf = new Buffers(CudaMoeModel.GRAPH_MAX_ROWS);
+    }
+
+    /**
+     * {@link #embedProj}, computed by the fused input projection itself over every token with zero features (their
+     * half adds nothing: hnorm of a zero row is zero).
+     */
+    private long embeddingProjections() {
+        int[] ids = new int[vocab];
+        for (int t = 0; t < vocab; t++) ids[t] = t;
+        long table = w.zeros(4L * vocab * h);
+        k.hlCombine(stream.handle(), vocab, w.i32(ids), 0, embed, 0, w.zeros(4L * h), w.i32(new int[vocab]), enorm, hnorm,
+                eps, h, combine, table, 0);
+        stream.synchronize();
+        return table;
     }
 
     /** Turns step graphs on (default) or off; off drops the captured ones. */
@@ -213,6 +238,15 @@ public final class CudaFeatureHead implements DraftNetwork {
     @Override
     public void truncate(int sequence, int length) {
         cache.truncate(sequence, length);
+    }
+
+    /**
+     * Whether a drafting chain's links gather their input (the embedding half looked up, the feature half projected by
+     * the pass before) instead of projecting it with es_hl_combine: the fused kernels take the head and its
+     * embedding-projection table fits ({@link #EMBED_PROJ_MAX_BYTES}).
+     */
+    public boolean gathersLinks() {
+        return embedProj != 0;
     }
 
     @Override
@@ -376,8 +410,9 @@ public final class CudaFeatureHead implements DraftNetwork {
             row += entries;
         }
         b.chain.copyFromAsync(cm.asSlice(0, 4L * b.chainInts(steps)), stream);
-        if (!graph) forward(rows, n, 0);
-        runChain(graph ? rows : 0, targetFeatures, chainRows, steps);
+        boolean eagerProjected = !graph && projects(rows, steps - 1);
+        if (!graph) forward(rows, n, 0, eagerProjected);
+        runChain(graph ? rows : 0, targetFeatures, chainRows, steps, eagerProjected);
         readKeys(steps, stream);
         stream.synchronize();
         for (DraftChunk chunk : chunks) cache.sequence(chunk.sequence()).length += chunk.tokens().length + steps - 1;
@@ -529,19 +564,21 @@ public final class CudaFeatureHead implements DraftNetwork {
     private void queueRound(QueuedPass pass, int rows, int chainRows, int steps, int siblings) {
         Buffers b = buf;
         CudaStream on = pass.stream();
-        fusedForward(rows, rows, new Inputs(pass.sampled(), 0, pass.positions(), pass.rowBack(), b.rowTable(),
-                b.logitRows(), b.tables(), pass.features(), 0, b.x, b.logits.address(), b.packed(ROW_KEYS)), on);
+        boolean projected = projects(rows, steps - 1);
+        Inputs first = new Inputs(pass.sampled(), 0, pass.positions(), pass.rowBack(), b.rowTable(), b.logitRows(),
+                b.tables(), pass.features(), 0, b.x, b.logits.address(), b.packed(ROW_KEYS));
+        fusedForward(rows, rows, projected ? first.projecting(projection(rows)) : first, on);
         k.specAccept(on.handle(), chainRows, pass.tokens(), pass.sampled(), pass.positions(), pass.tokensPerChunk(),
                 pass.siblings(), pass.chunks(), b.packed(ROW_KEYS), b.chain.address(), CHAIN_ROWS, steps, b.packed(steps),
                 b.packed(0), pass.cache(), new QueuedPass.KvSlots(cache.keys(0), cache.values(0), 0, 1, b.rowTable(),
                         b.tables()), nKV * d);
         if (siblings == 0) {
-            links(chainRows, 1, steps, on, -1);
+            links(chainRows, 1, steps, steps, on, -1, projected);
             return;
         }
         // the siblings read the logits up to link siblings - 1; with fewer siblings than drafts they are drafted on a
         // branch of the graph beside the links after that one, off the round's critical path
-        links(chainRows, 1, siblings, on, rows);
+        links(chainRows, 1, siblings, steps, on, rows, projected);
         if (siblings == steps) {
             draftSiblings(on, chainRows, siblings, rows, steps);
             return;
@@ -550,7 +587,7 @@ public final class CudaFeatureHead implements DraftNetwork {
         stream.waitFor(fork);
         draftSiblings(stream, chainRows, siblings, rows, steps);
         join.record(stream);
-        links(chainRows, siblings, steps, on, rows);
+        links(chainRows, siblings, steps, steps, on, rows, projected);
         on.waitFor(join);
     }
 
@@ -563,18 +600,21 @@ public final class CudaFeatureHead implements DraftNetwork {
 
     /**
      * A chain graph's shape: its first step's rows (0: run by the caller) and where that step's features are (0: the
-     * uploaded ones, else the target's feature buffer), the chain rows and the steps.
+     * uploaded ones, else the target's feature buffer), the chain rows and the steps, and whether the first step
+     * projected its features for the first link ({@link #projects}).
      */
-    private record ChainKey(int firstRows, long features, int chainRows, int steps) {}
+    private record ChainKey(int firstRows, long features, int chainRows, int steps, boolean firstProjected) {}
 
     /**
-     * Queues the first step when {@code firstRows > 0} (a graph-shaped one, features as {@link #forward(int, int, long)};
-     * otherwise the caller ran it) and the chain's links: eagerly the first time for a shape, then as its graph.
+     * Queues the first step when {@code firstRows > 0} (a graph-shaped one, features as
+     * {@link #forward(int, int, long, boolean)}; otherwise the caller ran it, projecting its features when
+     * {@code eagerProjected}) and the chain's links: eagerly the first time for a shape, then as its graph.
      */
-    private void runChain(int firstRows, long features, int chainRows, int steps) {
-        replayOrCapture(chains, new ChainKey(firstRows, features, chainRows, steps), () -> {
-            if (firstRows > 0) forward(firstRows, firstRows, features);
-            chain(chainRows, steps);
+    private void runChain(int firstRows, long features, int chainRows, int steps, boolean eagerProjected) {
+        boolean projected = firstRows > 0 ? projects(firstRows, steps - 1) : eagerProjected;
+        replayOrCapture(chains, new ChainKey(firstRows, features, chainRows, steps, projected), () -> {
+            if (firstRows > 0) forward(firstRows, firstRows, features, projected);
+            chain(chainRows, steps, projected);
         }, "drafting chain failed, drafting step by step");
     }
 
@@ -602,13 +642,14 @@ public final class CudaFeatureHead implements DraftNetwork {
      * The links after the first step, over all {@code chainRows} rows, padding included, so that the graph does not
      * depend on how many are real: link j reads its tokens from the argmax keys of link j - 1 and its features from
      * link j - 1's output rows (for link 1, the first step's rows the chain metadata names), writes its output into
-     * the other of two row buffers and leaves its own argmax keys.
+     * the other of two row buffers and leaves its own argmax keys. {@code firstProjected}: the first step left its
+     * features projected ({@link #projects}).
      */
-    private void chain(int chainRows, int steps) {
+    private void chain(int chainRows, int steps, boolean firstProjected) {
         Buffers b = buf;
         k.draftFirst(stream.handle(), chainRows, b.logits.address(), vocab, b.chain.address() + 4L * b.chainFirstLogitRow(0),
                 b.packed(0));
-        links(chainRows, 1, steps, stream, -1);
+        links(chainRows, 1, steps, steps, stream, -1, firstProjected);
     }
 
     /**
@@ -623,18 +664,37 @@ public final class CudaFeatureHead implements DraftNetwork {
     /**
      * The chain's links {@code from..to-1} (of 1..steps-1, after its first draft's keys), on {@code on}. Each link's
      * logits go to rows 0.. of the logits buffer, or with {@code linkRows} >= 0 link j's to rows
-     * {@code linkRows + (j - 1) * chainRows ..}.
+     * {@code linkRows + (j - 1) * chainRows ..}. With {@link #embedProj} a link gathers its input from the feature
+     * projection the pass before it left (link 1: when the first step left one, {@code firstProjected}) and leaves one
+     * for the link after it.
      */
-    private void links(int chainRows, int from, int to, CudaStream on, int linkRows) {
+    private void links(int chainRows, int from, int to, int steps, CudaStream on, int linkRows, boolean firstProjected) {
         Buffers b = buf;
         long ints = b.chain.address();
         for (int j = from; j < to; j++) {
             long xPrev = j % 2 == 1 ? b.x : b.x2, xOut = j % 2 == 1 ? b.x2 : b.x;
             long logits = b.logits.address() + (linkRows < 0 ? 0 : 4L * (linkRows + (long) (j - 1) * chainRows) * vocab);
-            fusedForward(chainRows, chainRows, new Inputs(0, b.packed(j - 1), ints + 4L * b.chainPos(j, 0), 0,
-                    ints + 4L * b.chainRowTable(j, 0), 0, b.tables(), xPrev, j == 1 ? ints + 4L * b.chainFirstXRow(0) : 0,
-                    xOut, logits, b.packed(j)), on);
+            long featRows = j == 1 ? ints + 4L * b.chainFirstXRow(0) : 0;
+            Inputs in = new Inputs(0, b.packed(j - 1), ints + 4L * b.chainPos(j, 0), 0, ints + 4L * b.chainRowTable(j, 0), 0,
+                    b.tables(), xPrev, featRows, xOut, logits, b.packed(j));
+            if (embedProj != 0 && (j > 1 || firstProjected)) {
+                in = in.gathering(new DecoderKernels.LinkGather(b.packed(j - 1), embedProj, b.projected, featRows, b.packed(j)));
+            }
+            fusedForward(chainRows, chainRows, projects(chainRows, steps - 1 - j) ? in.projecting(projection(chainRows)) : in, on);
         }
+    }
+
+    /**
+     * Whether a fused pass of {@code rows} rows with {@code linksAfter} links still to follow projects its features for
+     * the next one ({@link #embedProj}): then that link skips es_hl_combine.
+     */
+    private boolean projects(int rows, int linksAfter) {
+        return embedProj != 0 && linksAfter >= 1 && fused(rows);
+    }
+
+    /** The feature projection of {@code rows} rows a pass leaves in {@link Buffers#projected}. */
+    private DecoderKernels.FeatureProjection projection(int rows) {
+        return new DecoderKernels.FeatureProjection(rows, combine + 4L * h, 2 * h, hnorm, buf.projected);
     }
 
     /**
@@ -739,12 +799,12 @@ public final class CudaFeatureHead implements DraftNetwork {
 
     /** Queues the step eagerly, or through the row count's graph (captured after its first, eager, step). */
     private void run(int rows, int nLogits, boolean graph) {
-        if (graph) replayOrCapture(graphs, rows, () -> forward(rows, nLogits, 0), "head failed, running it without graphs");
-        else forward(rows, nLogits, 0);
+        if (graph) replayOrCapture(graphs, rows, () -> forward(rows, nLogits, 0, false), "head failed, running it without graphs");
+        else forward(rows, nLogits, 0, false);
     }
 
     /**
-     * Device addresses of a step's row inputs: the uploaded ones of {@link #forward(int, int)}, or a chain link's.
+     * Device addresses of a step's row inputs: the uploaded ones of {@link #forward(int, int, long, boolean)}, or a chain link's.
      * Tokens come from {@code tokens}, or (when 0) as the argmax keys in {@code packedTokens}; {@code rowBack} (or 0)
      * places a draft tree's siblings (decoder.cu); features are rows {@code featRows} (0: row i) of {@code feat};
      * {@code x} takes the layer's output (an uploaded step's is the buffer read back as hidden rows); {@code logits}
@@ -753,18 +813,39 @@ public final class CudaFeatureHead implements DraftNetwork {
      * rows 0.., the buffer read back and the logits buffer); a chain link always runs fused ({@link #forwardGreedy}).
      */
     private record Inputs(long tokens, long packedTokens, long rowPos, long rowBack, long rowTable, long logitRows,
-                          long tables, long feat, long featRows, long x, long logits, long best) {}
+                          long tables, long feat, long featRows, long x, long logits, long best,
+                          DecoderKernels.LinkGather gather, DecoderKernels.FeatureProjection next) {
+        Inputs(long tokens, long packedTokens, long rowPos, long rowBack, long rowTable, long logitRows, long tables,
+               long feat, long featRows, long x, long logits, long best) {
+            this(tokens, packedTokens, rowPos, rowBack, rowTable, logitRows, tables, feat, featRows, x, logits, best,
+                    DecoderKernels.LinkGather.NONE, DecoderKernels.FeatureProjection.NONE);
+        }
+
+        /** These inputs with the rows gathered instead of projected. */
+        Inputs gathering(DecoderKernels.LinkGather g) {
+            return new Inputs(tokens, packedTokens, rowPos, rowBack, rowTable, logitRows, tables, feat, featRows, x, logits,
+                    best, g, next);
+        }
+
+        /** These inputs with the pass also projecting its m rows' features for a gathered next link. */
+        Inputs projecting(DecoderKernels.FeatureProjection projection) {
+            return new Inputs(tokens, packedTokens, rowPos, rowBack, rowTable, logitRows, tables, feat, featRows, x, logits,
+                    best, gather, projection);
+        }
+    }
 
     /**
      * The launch sequence of one step of {@code m} rows over the uploaded metadata, with the uploaded features
      * ({@code targetFeatures} 0) or the target's rows the uploaded feature rows name (only fused steps take those:
-     * {@link #takesTargetFeatures}).
+     * {@link #takesTargetFeatures}); {@code project}: a chain's first step that also projects its features for the
+     * first link ({@link #projects} said it may).
      */
-    private void forward(int m, int nLogits, long targetFeatures) {
+    private void forward(int m, int nLogits, long targetFeatures, boolean project) {
         Buffers b = buf;
         boolean target = targetFeatures != 0;
-        forward(m, nLogits, new Inputs(b.tokens(), 0, b.rowPos(), 0, b.rowTable(), b.logitRows(), b.tables(),
-                target ? targetFeatures : b.feat.address(), target ? b.featRows() : 0, b.x, b.logits.address(), 0));
+        Inputs in = new Inputs(b.tokens(), 0, b.rowPos(), 0, b.rowTable(), b.logitRows(), b.tables(),
+                target ? targetFeatures : b.feat.address(), target ? b.featRows() : 0, b.x, b.logits.address(), 0);
+        forward(m, nLogits, project ? in.projecting(projection(m)) : in);
     }
 
     private void forward(int m, int nLogits, Inputs in) {
@@ -811,10 +892,12 @@ public final class CudaFeatureHead implements DraftNetwork {
         long s = on.handle();
         Buffers b = buf;
         long x = in.x();
-        k.hlCombine(s, m, in.tokens(), in.packedTokens(), embed, in.feat(), in.featRows(), enorm, hnorm, eps, h, combine, x,
-                in.best());
+        if (in.gather() == DecoderKernels.LinkGather.NONE) {
+            k.hlCombine(s, m, in.tokens(), in.packedTokens(), embed, embedProj, in.feat(), in.featRows(), enorm, hnorm, eps,
+                    h, combine, x, in.best());
+        }
         k.hlQkvRope(s, m, x, inputNorm, eps, h, qkv, qNorm, kNorm, invFreq, in.rowPos(), in.rowBack(), in.rowTable(),
-                in.tables(), nH, nKV, d, b.q, cache.keys(0), cache.values(0));
+                in.tables(), nH, nKV, d, b.q, cache.keys(0), cache.values(0), in.gather());
         k.attention(s, m, b.q, cache.keys(0), cache.values(0), in.rowPos(), in.rowBack(), in.rowTable(), in.tables(), nH, nKV,
                 d, scale, b.attn);
         k.hlAdd(s, m, b.attn, nH * d, o, h, x);
@@ -826,7 +909,7 @@ public final class CudaFeatureHead implements DraftNetwork {
             moe(m, s);
             k.addBf16(s, x, b.moeOut, (long) m * h);
         }
-        k.hlLmHead(s, nLogits, x, in.logitRows(), outNorm, eps, h, lmHead, vocab, in.logits(), in.best());
+        k.hlLmHead(s, nLogits, x, in.logitRows(), outNorm, eps, h, lmHead, vocab, in.logits(), in.best(), in.next());
     }
 
     /** The MTP layer's MoE block through the draft role's kernel, in slices of at most its {@code maxTokens} rows. */
@@ -873,6 +956,8 @@ public final class CudaFeatureHead implements DraftNetwork {
         final DeviceArrays scratch = new DeviceArrays(ctx);
         final DeviceBuffer meta, feat, logits, xBuf, chain, packedBuf;
         final long e, eNorm, fNorm, x, x2, a, bF32, qkv, q, attn, gu, act, router, moeOut, hn;
+        /** The feature half of the input projection a pass leaves for the next link (DecoderKernels.FeatureProjection). */
+        final long projected;
         final PinnedHostMemory pinned;
         final MemorySegment hostMeta, hostFeat, hostLogits, hostX, hostChain, hostPacked;
 
@@ -898,6 +983,7 @@ public final class CudaFeatureHead implements DraftNetwork {
             router = scratch.zeros(4L * cap * Math.max(1, experts));
             moeOut = scratch.zeros(2L * cap * h);
             hn = scratch.zeros(2L * cap * h);
+            projected = scratch.zeros(4L * cap * h);
             long chainBytes = 4L * chainInts(MAX_CHAIN), packedBytes = 8L * packedSlot(ROW_KEYS, cap);
             chain = DeviceBuffer.alloc(ctx, chainBytes);
             packedBuf = DeviceBuffer.alloc(ctx, packedBytes);

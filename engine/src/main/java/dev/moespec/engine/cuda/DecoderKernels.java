@@ -210,24 +210,38 @@ final class DecoderKernels {
     /**
      * {@code x[i] = [e_i | f_i] . w^T} (w {@code [h, 2h]} fp32): e the embedding of {@code tokens[i]} (or of the argmax
      * in {@code packed[i]}), f feature row {@code featRows[i]} (or i); each half RMSNormed by enorm / hnorm when given.
-     * {@code reset}: argmax slots zeroed for the rows.
+     * With {@code embedProj} (the embedding half per token, {@code [vocab, h]} fp32, or 0) that half is looked up, not
+     * projected: {@code x[i] = embedProj[token] + f_i . w[:, h:]^T}. {@code reset}: argmax slots zeroed for the rows.
      */
-    void hlCombine(long stream, int rows, long tokens, long packed, long embed, long feat, long featRows, long enorm,
-                   long hnorm, float eps, int h, long w, long x, long reset) {
+    void hlCombine(long stream, int rows, long tokens, long packed, long embed, long embedProj, long feat, long featRows,
+                   long enorm, long hnorm, float eps, int h, long w, long x, long reset) {
         launch(hlCombine, hlGrid(tiles(h), rows), Dim3.of(HL_THREADS), combineSmem(h), stream, KernelArgs.create()
-                .i32(rows).ptr(tokens).ptr(packed).ptr(embed).ptr(feat).ptr(featRows).ptr(enorm).ptr(hnorm).f32(eps)
-                .i32(h).ptr(w).ptr(x).ptr(reset));
+                .i32(rows).ptr(tokens).ptr(packed).ptr(embed).ptr(embedProj).ptr(feat).ptr(featRows).ptr(enorm).ptr(hnorm)
+                .f32(eps).i32(h).ptr(w).ptr(x).ptr(reset));
     }
 
-    /** rmsnorm(x) . wqkv^T, then per head as {@link #qkvRopeAppend}: q/k norm, RoPE, q out, k and v into the cache. */
+    /**
+     * A drafting link's input gathered instead of projected by {@link #hlCombine}: {@code x[i] = embedProj[token_i] +
+     * projected[rows[i]]} (rows 0: row i), token_i the argmax in {@code packed[i]}, projected the feature half the
+     * previous pass's {@link #hlLmHead} left ({@link FeatureProjection}); {@code reset}: argmax slots zeroed for the rows.
+     */
+    record LinkGather(long packed, long embedProj, long projected, long rows, long reset) {
+        static final LinkGather NONE = new LinkGather(0, 0, 0, 0, 0);
+    }
+
+    /**
+     * rmsnorm(x) . wqkv^T, then per head as {@link #qkvRopeAppend}: q/k norm, RoPE, q out, k and v into the cache. With
+     * a {@code gather} (not {@link LinkGather#NONE}) the rows are gathered and written to x first.
+     */
     void hlQkvRope(long stream, int rows, long x, long normW, float eps, int h, long w, long qNorm, long kNorm,
                    long invFreq, long rowPos, long rowBack, long rowTable, long blockTables, int nH, int nKV, int d,
-                   long qOut, long kCache, long vCache) {
+                   long qOut, long kCache, long vCache, LinkGather gather) {
         int threads = 32 * Math.max(HL_ROWS, Math.min(32, d)); // a warp per column of the head, up to 32
         launch(hlQkvRope, hlGrid(nH + 2 * nKV, rows), Dim3.of(threads), qkvSmem(h, d), stream,
                 KernelArgs.create().i32(rows).ptr(x).ptr(normW).f32(eps).i32(h).ptr(w).ptr(qNorm).ptr(kNorm)
                         .ptr(invFreq).ptr(rowPos).ptr(rowBack).ptr(rowTable).ptr(blockTables).i32(nH).i32(nKV).i32(d).ptr(qOut)
-                        .ptr(kCache).ptr(vCache));
+                        .ptr(kCache).ptr(vCache).ptr(gather.packed()).ptr(gather.embedProj()).ptr(gather.projected())
+                        .ptr(gather.rows()).ptr(gather.reset()));
     }
 
     /** {@code x[i] += a[i] . w^T}: a {@code [rows, k]} bf16, w {@code [n, k]} bf16, x {@code [rows, n]} fp32. */
@@ -249,13 +263,24 @@ final class DecoderKernels {
     }
 
     /**
+     * The feature half of the head's input projection, computed for the next drafting link beside the logits
+     * ({@link #hlLmHead}): {@code out[i] = norm(x[i]) . w^T} for {@code rows} rows of x (w {@code [h, h]} fp32 rows
+     * {@code ld} floats apart; norm optional).
+     */
+    record FeatureProjection(int rows, long w, int ld, long norm, long out) {
+        static final FeatureProjection NONE = new FeatureProjection(0, 0, 0, 0, 0);
+    }
+
+    /**
      * {@code logits[i] = rmsnorm(x[xRows[i]]) . w^T} (xRows 0: row i); {@code best} (or 0): each row's argmax key
-     * merged into a zeroed slot.
+     * merged into a zeroed slot; {@code next} (or {@link FeatureProjection#NONE}) in the same launch.
      */
     void hlLmHead(long stream, int rows, long x, long xRows, long normW, float eps, int h, long w, int vocab, long logits,
-                  long best) {
-        launch(hlLmHead, hlGrid(tiles(vocab), rows), Dim3.of(HL_THREADS), normedSmem(h), stream, KernelArgs.create()
-                .i32(rows).ptr(x).ptr(xRows).ptr(normW).f32(eps).i32(h).ptr(w).i32(vocab).ptr(logits).ptr(best));
+                  long best, FeatureProjection next) {
+        int tiles = tiles(vocab) + (next.w() != 0 ? tiles(h) : 0);
+        launch(hlLmHead, hlGrid(tiles, Math.max(rows, next.rows())), Dim3.of(HL_THREADS), normedSmem(h), stream,
+                KernelArgs.create().i32(rows).ptr(x).ptr(xRows).ptr(normW).f32(eps).i32(h).ptr(w).i32(vocab).ptr(logits)
+                        .ptr(best).i32(next.rows()).ptr(next.w()).i32(next.ld()).ptr(next.norm()).ptr(next.out()));
     }
 
     /** Largest hidden size the Medusa kernels stage (a row and the norm weight, fp32, in 48 KiB of shared memory). */

@@ -40,6 +40,15 @@ final class DeviceArrays implements AutoCloseable {
         }
     }
 
+    /** {@code values} as 32-bit integers on the device. */
+    long i32(int[] values) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(4L * values.length, 16);
+            MemorySegment.copy(values, 0, s, ValueLayout.JAVA_INT, 0, values.length);
+            return upload(s);
+        }
+    }
+
     /** {@code values} as 64-bit integers on the device (a table of device addresses a kernel indexes). */
     long i64(long[] values) {
         try (Arena a = Arena.ofConfined()) {

@@ -116,8 +116,10 @@ class GpuDrafterNetworksTest {
      * graph of the same 4-row bucket) four, then three again. Rounds 3-4: three sequences of five new entries each, at
      * different offsets into the prompt (the first step inside the chain's graph, over the fused kernels), the second
      * round replaying the graph of the first with other contents. Rounds 5-6: one step only (the first step and the
-     * argmax on the device), graph-shaped and eager. The two paths run the same kernels on the same shapes, so the
-     * drafts and the cached entries are the same, exactly.
+     * argmax on the device), graph-shaped and eager. The two paths run the same kernels on the same shapes, except that
+     * the chain's links gather their input (the token's row of the embedding-projection table plus the feature half
+     * the pass before projected beside its logits) where each step here runs es_hl_combine, which adds the same two
+     * sums; so the drafts and the cached entries are the same, exactly.
      */
     @ParameterizedTest(name = "{0}")
     @CsvSource({"eagle, EAGLE, ", "mtp, MTP, triton"})
@@ -129,6 +131,8 @@ class GpuDrafterNetworksTest {
         int[] stepsOf = {maxSteps, maxSteps, maxSteps, maxSteps, maxSteps, 1, 1};
         try (Engine gpuEngine = SpecPrompts.gpuEngine(method, maxSteps, "flashinfer_trtllm", draftBackend);
              DraftNetwork gpu = gpuFactory(gpuEngine).network(kind)) {
+            // links 2.. (and link 1 after a fused first step) gather the input es_hl_combine computes for each step here
+            assertTrue(((CudaFeatureHead) gpu).gathersLinks(), method + ": the chain's links gather their input");
             for (int round = 0; round < rounds.length; round++) {  // later rounds replay the captured chain
                 int[] lengths = rounds[round];
                 int steps = stepsOf[round];
