@@ -197,11 +197,12 @@ __device__ __forceinline__ HlPre<P> hl_normed_start(float* in, float* nw_s, cons
 }
 
 // A drafting link's input row gathered instead of projected (see es_hl_combine): x_i = etab[token_i] + fh[fh_rows ?
-// fh_rows[i] : i], token_i the argmax in packed[i]. As hl_normed_start, with the rows so gathered; the first column
+// fh_rows[i] : i], token_i = tokens[i] or (tokens null) the argmax in packed[i]. As hl_normed_start, with the rows so gathered; the first column
 // tile also writes them to x_out (the link's residual stream) and zeroes reset[i] (the argmax slots of the link's
 // es_hl_lm_head), as es_hl_combine would have.
 template <int P>
-__device__ __forceinline__ HlPre<P> hl_gathered_start(float* in, float* nw_s, const unsigned long long* __restrict__ packed,
+__device__ __forceinline__ HlPre<P> hl_gathered_start(float* in, float* nw_s, const int* __restrict__ tokens,
+                                                      const unsigned long long* __restrict__ packed,
                                                       const float* __restrict__ etab, const float* __restrict__ fh,
                                                       const int* __restrict__ fh_rows, float* __restrict__ x_out,
                                                       unsigned long long* __restrict__ reset, int row0, int n, int h,
@@ -216,7 +217,7 @@ __device__ __forceinline__ HlPre<P> hl_gathered_start(float* in, float* nw_s, co
     if (warp < HL_ROWS) {
         float* dst = in + warp * h;
         if (i < n) {
-            const float* e = etab + (long long)hl_argmax_id(packed[i]) * h;
+            const float* e = etab + (long long)(tokens ? tokens[i] : hl_argmax_id(packed[i])) * h;
             const float* f = fh + (long long)(fh_rows ? fh_rows[i] : i) * h;
             float* out = blockIdx.x == 0 ? x_out + (long long)i * h : nullptr;
             float ss = 0.f;
@@ -448,7 +449,7 @@ extern "C" __global__ void es_hl_combine(int n, const int* __restrict__ tokens, 
 // The attention input: per head hd = blockIdx.x, its d columns of rmsnorm(x; norm_w) . wqkv^T (wqkv [(nH + 2nKV) d, h]
 // bf16, q heads then k then v), then as es_qkv_rope_append: q/k per-head RMSNorm when q_norm/k_norm are given, RoPE
 // of q and k (at the logical position p - row_back when given), q to q_out, k and v to the cache slot of (sequence, position).
-// With etab the rows are a drafting link's, gathered (hl_gathered_start: x = etab[argmax in packed] + fh rows, also
+// With etab the rows are gathered (hl_gathered_start: x = etab[tokens, or the argmax in packed] + fh rows, also
 // written to x, whose argument is then their destination); else x is the input.
 //   grid (nH + 2 nKV, row groups), block 32 * max(HL_ROWS, min(32, d)) (a warp per column up to 32 columns),
 //   smem HL_ROWS * (h + d) + h floats
@@ -459,7 +460,8 @@ extern "C" __global__ void __launch_bounds__(1024) es_hl_qkv_rope(int n, float* 
                                           const int* __restrict__ row_table,
                                           const int* __restrict__ block_tables, int nH, int nKV, int d,
                                           float* __restrict__ q_out, float* __restrict__ k_cache,
-                                          float* __restrict__ v_cache, const unsigned long long* __restrict__ packed,
+                                          float* __restrict__ v_cache, const int* __restrict__ tokens,
+                                          const unsigned long long* __restrict__ packed,
                                           const float* __restrict__ etab, const float* __restrict__ fh,
                                           const int* __restrict__ fh_rows, unsigned long long* __restrict__ reset) {
     extern __shared__ __align__(16) float hl_in[];
@@ -467,7 +469,7 @@ extern "C" __global__ void __launch_bounds__(1024) es_hl_qkv_rope(int n, float* 
     int row0 = blockIdx.y * HL_ROWS, warp = threadIdx.x >> 5, lane = threadIdx.x & 31, hd = blockIdx.x, t = threadIdx.x;
     int warps = blockDim.x >> 5, nr = min(HL_ROWS, n - row0);
     const __nv_bfloat16* w0 = w + (long long)(hd * d + min(warp, d - 1)) * h;
-    HlPre<2> pre = etab ? hl_gathered_start<2>(hl_in, nw_s, packed, etab, fh, fh_rows, x, reset, row0, n, h, norm_w, eps,
+    HlPre<2> pre = etab ? hl_gathered_start<2>(hl_in, nw_s, tokens, packed, etab, fh, fh_rows, x, reset, row0, n, h, norm_w, eps,
                                                true, w0, 2 * h)
                         : hl_normed_start<2>(hl_in, nw_s, x, nullptr, row0, n, h, norm_w, eps, true, w0, 2 * h);
     for (int c = warp; c < d; c += warps) {
@@ -586,7 +588,7 @@ extern "C" __global__ void es_hl_norm_router(int n, const float* __restrict__ x,
 // zeroed, so a drafting chain's next link reads its token without another kernel.
 // With fw, column tiles past the logits' also project x for the next link, which then skips es_hl_combine: fh[i] =
 // fnorm(x[i]) . fw[c]^T for all m rows of x (fw [h, h] fp32 rows ldw apart: the feature half of the head's input
-// projection; fnorm optional), staged and summed exactly as es_hl_combine sums its feature half.
+// projection; fnorm optional), staged and summed exactly as es_hl_combine sums its feature half. V = 0: only that.
 //   grid (ceil(V / HL_WARPS) + (fw ? ceil(h / HL_WARPS) : 0), row groups of max(n, m)), smem (HL_ROWS + 1) * h floats
 extern "C" __global__ void es_hl_lm_head(int n, const float* __restrict__ x, const int* __restrict__ rows,
                                          const float* __restrict__ norm_w, float eps, int h,

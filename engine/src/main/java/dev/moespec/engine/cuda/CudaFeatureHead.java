@@ -47,8 +47,10 @@ import java.util.Set;
  *
  * <p>Two launch sequences compute the step. Up to {@link #FUSED_MAX_ROWS} rows (every drafting step; a short prefill)
  * take the fused kernels of {@code head_linear.cu}: each projection with the norm before it and the elementwise step
- * after it, seven launches for the EAGLE layer where cuBLAS needs fifteen. Longer prefills take cuBLAS GEMMs
- * ({@code fc} / {@code eh_proj} as two over the split weight) and the separate norm, RoPE and SwiGLU kernels.
+ * after it, seven launches for the EAGLE layer where cuBLAS needs fifteen. There the embedding half of {@code fc} /
+ * {@code eh_proj} is a per-token table ({@link #gathersLinks}), so a drafting link, whose feature half the pass before
+ * it projected, gathers its input and runs six. Longer prefills take cuBLAS GEMMs ({@code fc} / {@code eh_proj} as two
+ * over the split weight) and the separate norm, RoPE and SwiGLU kernels.
  *
  * <p>Steps whose chunks all carry the same number of entries replay a CUDA graph per row count (as the target
  * runner does); every launch runs inside {@link LaunchLedger#scope}{@code ("draft")}. Not thread-safe.
@@ -65,8 +67,11 @@ public final class CudaFeatureHead implements DraftNetwork {
     private final float eps, scale;
     private final CudaContext ctx;
     private final CudaStream stream;
-    /** A fused round's fork onto {@link #stream} and the join back (sibling drafting beside the last links). */
-    private final CudaEvent fork, join;
+    /**
+     * A fused round's forks onto {@link #stream} and joins back: the first step's feature projection beside the
+     * target's logits, sibling drafting beside the last links.
+     */
+    private final CudaEvent featuresFork, featuresJoin, fork, join;
     private final Cublas blas;
     private final DecoderKernels k;
     private final DeviceArrays w;
@@ -174,6 +179,8 @@ public final class CudaFeatureHead implements DraftNetwork {
             throw e;
         }
         stream = s;
+        featuresFork = CudaEvent.createUntimed(ctx);
+        featuresJoin = CudaEvent.createUntimed(ctx);
         fork = CudaEvent.createUntimed(ctx);
         join = CudaEvent.createUntimed(ctx);
         blas = b;
@@ -517,6 +524,18 @@ public final class CudaFeatureHead implements DraftNetwork {
                     queueRound(pass, rows, chainRows, steps, siblings);
                 }
             }
+
+            @Override
+            public void queueOnFeatures(QueuedPass pass) {
+                if (embedProj == 0) return;
+                // the first step's feature half, projected beside the target's final norm, logits and argmax
+                try (LaunchLedger.Scope scope = LaunchLedger.scope(ROLE)) {
+                    featuresFork.record(pass.stream());
+                    stream.waitFor(featuresFork);
+                    k.hlProject(stream.handle(), pass.features(), eps, h, projection(rows));
+                    featuresJoin.record(stream);
+                }
+            }
         };
     }
 
@@ -567,6 +586,11 @@ public final class CudaFeatureHead implements DraftNetwork {
         boolean projected = projects(rows, steps - 1);
         Inputs first = new Inputs(pass.sampled(), 0, pass.positions(), pass.rowBack(), b.rowTable(), b.logitRows(),
                 b.tables(), pass.features(), 0, b.x, b.logits.address(), b.packed(ROW_KEYS));
+        if (embedProj != 0) { // gathered: its feature half was projected beside the logits (queueOnFeatures)
+            on.waitFor(featuresJoin);
+            first = first.gathering(new DecoderKernels.LinkGather(pass.sampled(), 0, embedProj, b.projected, 0,
+                    b.packed(ROW_KEYS)));
+        }
         fusedForward(rows, rows, projected ? first.projecting(projection(rows)) : first, on);
         k.specAccept(on.handle(), chainRows, pass.tokens(), pass.sampled(), pass.positions(), pass.tokensPerChunk(),
                 pass.siblings(), pass.chunks(), b.packed(ROW_KEYS), b.chain.address(), CHAIN_ROWS, steps, b.packed(steps),
@@ -678,7 +702,8 @@ public final class CudaFeatureHead implements DraftNetwork {
             Inputs in = new Inputs(0, b.packed(j - 1), ints + 4L * b.chainPos(j, 0), 0, ints + 4L * b.chainRowTable(j, 0), 0,
                     b.tables(), xPrev, featRows, xOut, logits, b.packed(j));
             if (embedProj != 0 && (j > 1 || firstProjected)) {
-                in = in.gathering(new DecoderKernels.LinkGather(b.packed(j - 1), embedProj, b.projected, featRows, b.packed(j)));
+                in = in.gathering(new DecoderKernels.LinkGather(0, b.packed(j - 1), embedProj, b.projected, featRows,
+                        b.packed(j)));
             }
             fusedForward(chainRows, chainRows, projects(chainRows, steps - 1 - j) ? in.projecting(projection(chainRows)) : in, on);
         }

@@ -356,7 +356,7 @@ public final class CudaMoeModel implements ModelRunner {
             g.launch(stream);
             return;
         }
-        Runnable work = () -> forward(rows, PREFILL_GRAPH_CHUNKS, true, 0);
+        Runnable work = () -> forward(rows, PREFILL_GRAPH_CHUNKS, true, 0, null);
         work.run(); // kernels are created on first use, which capture forbids
         CudaGraph captured = capture(work, "prefilling eagerly", why -> prefillGraphsOn = false);
         if (captured != null) prefillGraphs.put(rows, captured);
@@ -433,6 +433,14 @@ public final class CudaMoeModel implements ModelRunner {
 
         /** Queues the work on {@code pass.stream()}; called eagerly once per key, then again inside the capture. */
         void queue(QueuedPass pass);
+
+        /**
+         * Queues work that reads the pass's features only, as soon as its last layer has written them: on
+         * {@code pass.stream()} before the final norm, the logits and the argmax, so work forked from there onto a
+         * stream of the follower's own runs beside them ({@link #queue} joins it back). Called before {@link #queue},
+         * as often.
+         */
+        default void queueOnFeatures(QueuedPass pass) {}
     }
 
     /**
@@ -475,7 +483,7 @@ public final class CudaMoeModel implements ModelRunner {
             QueuedPass pass = new QueuedPass(stream, buf.tokens(), buf.rowPos(), rowBack, buf.sampled.address(),
                     buf.x.address(), rows, t, siblings, chunks.size(), slots);
             Runnable work = () -> {
-                forward(rows, rows, batchInvariant, rowBack);
+                forward(rows, rows, batchInvariant, rowBack, () -> follower.queueOnFeatures(pass));
                 follower.queue(pass);
             };
             if (graphRows == 0 || profiler != null) {
@@ -709,14 +717,15 @@ public final class CudaMoeModel implements ModelRunner {
 
     /** The launch sequence of one step over the metadata already uploaded. */
     private void forward(int m, int nLogits) {
-        forward(m, nLogits, batchInvariant, 0);
+        forward(m, nLogits, batchInvariant, 0, null);
     }
 
     /**
      * {@link #forward(int, int)}, the MoE on decode-phase slices of {@link #INVARIANT_ROWS} when {@code moeSlices};
-     * {@code rowBack} (0: none) a draft tree's per-row slot offsets ({@link #queueVerification}).
+     * {@code rowBack} (0: none) a draft tree's per-row slot offsets ({@link #queueVerification}); {@code onFeatures}
+     * (or null) queued once the last layer has written the features ({@link PassFollower#queueOnFeatures}).
      */
-    private void forward(int m, int nLogits, boolean moeSlices, long rowBack) {
+    private void forward(int m, int nLogits, boolean moeSlices, long rowBack, Runnable onFeatures) {
         long s = stream.handle();
         Buffers b = buf;
         if (profiler != null) profiler.begin();
@@ -749,6 +758,7 @@ public final class CudaMoeModel implements ModelRunner {
             mark(StepRegion.MOE);
         }
         k.addBf16(s, b.x.address(), b.moeOut(), (long) m * h);
+        if (onFeatures != null) onFeatures.run();
         k.rmsnorm(s, nLogits, b.x.address(), 0, b.logitRows(), w.finalNorm, eps, h, b.hn(), 0);
         mark(StepRegion.OTHER);
         gemm(b.hn(), Cublas.Type.BF16, w.lmHead, Cublas.Type.BF16, b.logits.address(), Cublas.Type.F32, nLogits, vocab, h, false);

@@ -221,12 +221,12 @@ final class DecoderKernels {
     }
 
     /**
-     * A drafting link's input gathered instead of projected by {@link #hlCombine}: {@code x[i] = embedProj[token_i] +
-     * projected[rows[i]]} (rows 0: row i), token_i the argmax in {@code packed[i]}, projected the feature half the
-     * previous pass's {@link #hlLmHead} left ({@link FeatureProjection}); {@code reset}: argmax slots zeroed for the rows.
+     * A step's input gathered instead of projected by {@link #hlCombine}: {@code x[i] = embedProj[token_i] +
+     * projected[rows[i]]} (rows 0: row i), token_i = {@code tokens[i]} or (tokens 0) the argmax in {@code packed[i]},
+     * projected the feature half a {@link FeatureProjection} left; {@code reset}: argmax slots zeroed for the rows.
      */
-    record LinkGather(long packed, long embedProj, long projected, long rows, long reset) {
-        static final LinkGather NONE = new LinkGather(0, 0, 0, 0, 0);
+    record LinkGather(long tokens, long packed, long embedProj, long projected, long rows, long reset) {
+        static final LinkGather NONE = new LinkGather(0, 0, 0, 0, 0, 0);
     }
 
     /**
@@ -240,7 +240,8 @@ final class DecoderKernels {
         launch(hlQkvRope, hlGrid(nH + 2 * nKV, rows), Dim3.of(threads), qkvSmem(h, d), stream,
                 KernelArgs.create().i32(rows).ptr(x).ptr(normW).f32(eps).i32(h).ptr(w).ptr(qNorm).ptr(kNorm)
                         .ptr(invFreq).ptr(rowPos).ptr(rowBack).ptr(rowTable).ptr(blockTables).i32(nH).i32(nKV).i32(d).ptr(qOut)
-                        .ptr(kCache).ptr(vCache).ptr(gather.packed()).ptr(gather.embedProj()).ptr(gather.projected())
+                        .ptr(kCache).ptr(vCache).ptr(gather.tokens()).ptr(gather.packed()).ptr(gather.embedProj())
+                        .ptr(gather.projected())
                         .ptr(gather.rows()).ptr(gather.reset()));
     }
 
@@ -281,6 +282,11 @@ final class DecoderKernels {
         launch(hlLmHead, hlGrid(tiles, Math.max(rows, next.rows())), Dim3.of(HL_THREADS), normedSmem(h), stream,
                 KernelArgs.create().i32(rows).ptr(x).ptr(xRows).ptr(normW).f32(eps).i32(h).ptr(w).i32(vocab).ptr(logits)
                         .ptr(best).i32(next.rows()).ptr(next.w()).i32(next.ld()).ptr(next.norm()).ptr(next.out()));
+    }
+
+    /** The {@link FeatureProjection} of {@code x} alone ({@code es_hl_lm_head} without logits). */
+    void hlProject(long stream, long x, float eps, int h, FeatureProjection p) {
+        hlLmHead(stream, 0, x, 0, 0, eps, h, 0, 0, 0, 0, p);
     }
 
     /** Largest hidden size the Medusa kernels stage (a row and the norm weight, fp32, in 48 KiB of shared memory). */
