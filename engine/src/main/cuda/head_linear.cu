@@ -387,12 +387,21 @@ extern "C" __global__ void __launch_bounds__(SIB_THREADS) es_draft_siblings(cons
 // The head's input projection: x[i] = [e_i | f_i] . w^T with w [h, 2h] fp32, e_i = embed[token_i] (RMSNorm'd by
 // enorm when given: MTP), f_i = feat[feat_rows ? feat_rows[i] : i] (by hnorm when given). token_i = tokens[i], or the
 // argmax held in packed[i] (a drafting chain's previous link). reset (optional): zeroed for the block's rows, the
-// argmax slots of this link's lm_head. With etab (the embedding half per token, etab[t] = e_t . w[:, :h]^T, see
+// argmax slots of this link's lm_head. fill (optional): tokens[i] < 0 stands for fill[-tokens[i] - 1] (a catch-up's
+// last entry, whose token the target's prefill has just picked on the device). With etab (the embedding half per token, etab[t] = e_t . w[:, :h]^T, see
 // CudaFeatureHead) x[i] = etab[token_i] + f_i . w[:, h:]^T: the same sum as a drafting link gathers from the
 // projection es_hl_lm_head left (hl_gathered_start), so both give the same x, exactly.
 //   grid (ceil(h / HL_WARPS), row groups), smem (HL_ROWS + 1) * 2h floats
+__device__ __forceinline__ int hl_token(const int* __restrict__ tokens, const unsigned long long* __restrict__ packed,
+                                        const int* __restrict__ fill, int i) {
+    if (packed) return hl_argmax_id(packed[i]);
+    int t = tokens[i];
+    return t < 0 && fill ? fill[-t - 1] : t;
+}
+
 template <bool TABLE>
 __device__ __forceinline__ void hl_combine(float* hl_in, int n, const int* __restrict__ tokens, const unsigned long long* __restrict__ packed,
+                                           const int* __restrict__ fill,
                                            const float* __restrict__ embed, const float* __restrict__ etab,
                                            const float* __restrict__ feat, const int* __restrict__ feat_rows,
                                            const float* __restrict__ enorm, const float* __restrict__ hnorm, float eps,
@@ -413,7 +422,7 @@ __device__ __forceinline__ void hl_combine(float* hl_in, int n, const int* __res
     float* dst = hl_in + warp * K;
     if (i < n) {
         if (!TABLE) {
-            int token = packed ? hl_argmax_id(packed[i]) : tokens[i];
+            int token = hl_token(tokens, packed, fill, i);
             hl_stage_row(dst, embed + (long long)token * h, h, enorm ? en : nullptr, eps, false);
         }
         hl_stage_row(dst + (TABLE ? 0 : h), feat + (long long)(feat_rows ? feat_rows[i] : i) * h, h, hnorm ? hn : nullptr,
@@ -425,7 +434,7 @@ __device__ __forceinline__ void hl_combine(float* hl_in, int n, const int* __res
     int r = row0 + lane;
     bool mine = col < h && lane < HL_ROWS && r < n;
     float e = 0.f;
-    if (TABLE && mine) e = etab[(long long)(packed ? hl_argmax_id(packed[r]) : tokens[r]) * h + col];
+    if (TABLE && mine) e = etab[(long long)hl_token(tokens, packed, fill, r) * h + col];
     if (reset && blockIdx.x == 0 && threadIdx.x < HL_ROWS && row0 + threadIdx.x < n) reset[row0 + threadIdx.x] = 0ull;
     __syncthreads();
     if (col >= h) return;
@@ -436,14 +445,14 @@ __device__ __forceinline__ void hl_combine(float* hl_in, int n, const int* __res
 }
 
 extern "C" __global__ void es_hl_combine(int n, const int* __restrict__ tokens, const unsigned long long* __restrict__ packed,
-                                         const float* __restrict__ embed, const float* __restrict__ etab,
+                                         const int* __restrict__ fill, const float* __restrict__ embed, const float* __restrict__ etab,
                                          const float* __restrict__ feat, const int* __restrict__ feat_rows,
                                          const float* __restrict__ enorm, const float* __restrict__ hnorm, float eps, int h,
                                          const float* __restrict__ w, float* __restrict__ x,
                                          unsigned long long* __restrict__ reset) {
     extern __shared__ __align__(16) float hl_in[];
-    if (etab) hl_combine<true>(hl_in, n, tokens, packed, embed, etab, feat, feat_rows, enorm, hnorm, eps, h, w, x, reset);
-    else hl_combine<false>(hl_in, n, tokens, packed, embed, etab, feat, feat_rows, enorm, hnorm, eps, h, w, x, reset);
+    if (etab) hl_combine<true>(hl_in, n, tokens, packed, fill, embed, etab, feat, feat_rows, enorm, hnorm, eps, h, w, x, reset);
+    else hl_combine<false>(hl_in, n, tokens, packed, fill, embed, etab, feat, feat_rows, enorm, hnorm, eps, h, w, x, reset);
 }
 
 // The attention input: per head hd = blockIdx.x, its d columns of rmsnorm(x; norm_w) . wqkv^T (wqkv [(nH + 2nKV) d, h]

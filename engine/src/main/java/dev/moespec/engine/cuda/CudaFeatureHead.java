@@ -72,6 +72,8 @@ public final class CudaFeatureHead implements DraftNetwork {
      * target's logits, sibling drafting beside the last links.
      */
     private final CudaEvent featuresFork, featuresJoin, fork, join;
+    /** Recorded by the target behind a greedy prefill the catch-up follows ({@link #forwardGreedyAfterPrefill}). */
+    private final CudaEvent prefilled;
     private final Cublas blas;
     private final DecoderKernels k;
     private final DeviceArrays w;
@@ -179,6 +181,7 @@ public final class CudaFeatureHead implements DraftNetwork {
             throw e;
         }
         stream = s;
+        prefilled = CudaEvent.createUntimed(ctx);
         featuresFork = CudaEvent.createUntimed(ctx);
         featuresJoin = CudaEvent.createUntimed(ctx);
         fork = CudaEvent.createUntimed(ctx);
@@ -200,7 +203,7 @@ public final class CudaFeatureHead implements DraftNetwork {
         int[] ids = new int[vocab];
         for (int t = 0; t < vocab; t++) ids[t] = t;
         long table = w.zeros(4L * vocab * h);
-        k.hlCombine(stream.handle(), vocab, w.i32(ids), 0, embed, 0, w.zeros(4L * h), w.i32(new int[vocab]), enorm, hnorm,
+        k.hlCombine(stream.handle(), vocab, w.i32(ids), 0, 0, embed, 0, w.zeros(4L * h), w.i32(new int[vocab]), enorm, hnorm,
                 eps, h, combine, table, 0);
         stream.synchronize();
         return table;
@@ -269,7 +272,7 @@ public final class CudaFeatureHead implements DraftNetwork {
     }
 
     private DraftOutput forwardInScope(List<DraftChunk> chunks) {
-        int m = validate(chunks, 0, true);
+        int m = validate(chunks, 0, true, false);
         int graphRows = graphRows(chunks);
         boolean graph = graphRows > 0;
         int rows = graph ? graphRows : m;
@@ -312,7 +315,7 @@ public final class CudaFeatureHead implements DraftNetwork {
             return DraftNetwork.super.forwardGreedy(chunks, steps);
         }
         try (LaunchLedger.Scope scope = LaunchLedger.scope(ROLE)) {
-            return chainInScope(chunks, steps, chainRows, null, 0);
+            return chainInScope(chunks, steps, chainRows, null, null, null);
         }
     }
 
@@ -326,6 +329,56 @@ public final class CudaFeatureHead implements DraftNetwork {
      *                                  target's step did not have
      */
     public int[][] forwardGreedyOnTarget(CudaMoeModel target, List<DraftChunk> chunks, int[] featureRows, int steps) {
+        long features = target.deviceFeatures(targetRowsRead(chunks, featureRows, steps));
+        try (LaunchLedger.Scope scope = LaunchLedger.scope(ROLE)) {
+            return chainInScope(chunks, steps, CudaMoeModel.graphRows(true, chunks.size(), c -> 1), featureRows,
+                    new TargetRows(features, 0), null);
+        }
+    }
+
+    /** What {@link #forwardGreedyAfterPrefill} found: each prompt's first token and the head's first drafts after it. */
+    public record PrefillDrafts(int[] firstTokens, int[][] drafts) {}
+
+    /**
+     * The target's greedy prefill of {@code prefill} and the catch-up on it queued back to back, with one
+     * synchronisation for both: what {@link CudaMoeModel#stepLogitsOnly}, the host's argmax of each prompt's last
+     * logits and {@link #forwardGreedyOnTarget} with that token appended to each chunk give, without the round trip
+     * between them. Chunk c holds prompt c's entries (its tokens 1.. on feature rows from {@code featureRows[c]}),
+     * the last one the first token's: its token, whatever the chunk says, is the prefill's argmax, filled in on the
+     * device.
+     *
+     * @throws IllegalArgumentException as {@link #forwardGreedyOnTarget}, or when a prefill chunk asks for all its logits
+     */
+    public PrefillDrafts forwardGreedyAfterPrefill(CudaMoeModel target, List<SequenceChunk> prefill, List<DraftChunk> chunks,
+                                                  int[] featureRows, int steps) {
+        if (prefill.size() != chunks.size()) {
+            throw new IllegalArgumentException(prefill.size() + " prompts and " + chunks.size() + " head chunks");
+        }
+        int[] sampledRows = target.queueGreedyPrefill(prefill, prefilled);
+        // each chunk's last entry names the prefill's argmax it takes: -1 - (its row among the sampled tokens)
+        List<DraftChunk> withFirst = new java.util.ArrayList<>(chunks.size());
+        for (int c = 0; c < chunks.size(); c++) {
+            DraftChunk chunk = chunks.get(c);
+            int[] tokens = chunk.tokens().clone();
+            tokens[tokens.length - 1] = -1 - sampledRows[c];
+            withFirst.add(new DraftChunk(chunk.sequence(), tokens, null));
+        }
+        long features = target.deviceFeatures(targetRowsRead(withFirst, featureRows, steps));
+        int[][] drafts;
+        try (LaunchLedger.Scope scope = LaunchLedger.scope(ROLE)) {
+            drafts = chainInScope(withFirst, steps, CudaMoeModel.graphRows(true, chunks.size(), c -> 1), featureRows,
+                    new TargetRows(features, target.sampledTokens()), prefilled);
+        }
+        int[] first = new int[chunks.size()];
+        for (int c = 0; c < first.length; c++) first[c] = target.prefillToken(sampledRows[c]);
+        return new PrefillDrafts(first, drafts);
+    }
+
+    /**
+     * The target's rows a catch-up of {@code chunks} on its features reads (feature rows {@code featureRows[c]..}),
+     * after checking that it fits ({@link #takesTargetFeatures}).
+     */
+    private int targetRowsRead(List<DraftChunk> chunks, int[] featureRows, int steps) {
         if (featureRows.length != chunks.size()) {
             throw new IllegalArgumentException(chunks.size() + " chunks and " + featureRows.length + " feature rows");
         }
@@ -340,10 +393,7 @@ public final class CudaFeatureHead implements DraftNetwork {
                     + " do not fit drafting on the target's features; check takesTargetFeatures, or pass the features in"
                     + " the chunks to forwardGreedy");
         }
-        long features = target.deviceFeatures(needed);
-        try (LaunchLedger.Scope scope = LaunchLedger.scope(ROLE)) {
-            return chainInScope(chunks, steps, CudaMoeModel.graphRows(true, chunks.size(), c -> 1), featureRows, features);
-        }
+        return needed;
     }
 
     /** Rows a catch-up's first step on the target's features is padded to: one graph per multiple. */
@@ -389,11 +439,12 @@ public final class CudaFeatureHead implements DraftNetwork {
 
     /**
      * A chain's launch and read-back. Features come with the chunks ({@code featureRows} null) or are the target's
-     * rows at {@code targetFeatures} that {@code featureRows} names; then the first step always replays a graph, its
-     * rows padded to a multiple of {@link #CATCH_UP_ROWS}.
+     * rows that {@code featureRows} names ({@code target}); then the first step always replays a graph, its rows padded
+     * to a multiple of {@link #CATCH_UP_ROWS}, and waits for {@code ready} (or null) first.
      */
-    private int[][] chainInScope(List<DraftChunk> chunks, int steps, int chainRows, int[] featureRows, long targetFeatures) {
-        int m = validate(chunks, steps - 1, featureRows == null);
+    private int[][] chainInScope(List<DraftChunk> chunks, int steps, int chainRows, int[] featureRows, TargetRows target,
+                                 CudaEvent ready) {
+        int m = validate(chunks, steps - 1, featureRows == null, target != null && target.sampled() != 0);
         int n = chunks.size();
         int graphRows = featureRows == null ? graphRows(chunks) : catchUpRows(m);
         boolean graph = graphRows > 0;
@@ -418,8 +469,9 @@ public final class CudaFeatureHead implements DraftNetwork {
         }
         b.chain.copyFromAsync(cm.asSlice(0, 4L * b.chainInts(steps)), stream);
         boolean eagerProjected = !graph && projects(rows, steps - 1);
-        if (!graph) forward(rows, n, 0, eagerProjected);
-        runChain(graph ? rows : 0, targetFeatures, chainRows, steps, eagerProjected);
+        if (ready != null) stream.waitFor(ready);
+        if (!graph) forward(rows, n, null, eagerProjected);
+        runChain(graph ? rows : 0, target, chainRows, steps, eagerProjected);
         readKeys(steps, stream);
         stream.synchronize();
         for (DraftChunk chunk : chunks) cache.sequence(chunk.sequence()).length += chunk.tokens().length + steps - 1;
@@ -627,17 +679,17 @@ public final class CudaFeatureHead implements DraftNetwork {
      * uploaded ones, else the target's feature buffer), the chain rows and the steps, and whether the first step
      * projected its features for the first link ({@link #projects}).
      */
-    private record ChainKey(int firstRows, long features, int chainRows, int steps, boolean firstProjected) {}
+    private record ChainKey(int firstRows, TargetRows target, int chainRows, int steps, boolean firstProjected) {}
 
     /**
      * Queues the first step when {@code firstRows > 0} (a graph-shaped one, features as
      * {@link #forward(int, int, long, boolean)}; otherwise the caller ran it, projecting its features when
      * {@code eagerProjected}) and the chain's links: eagerly the first time for a shape, then as its graph.
      */
-    private void runChain(int firstRows, long features, int chainRows, int steps, boolean eagerProjected) {
+    private void runChain(int firstRows, TargetRows target, int chainRows, int steps, boolean eagerProjected) {
         boolean projected = firstRows > 0 ? projects(firstRows, steps - 1) : eagerProjected;
-        replayOrCapture(chains, new ChainKey(firstRows, features, chainRows, steps, projected), () -> {
-            if (firstRows > 0) forward(firstRows, firstRows, features, projected);
+        replayOrCapture(chains, new ChainKey(firstRows, target, chainRows, steps, projected), () -> {
+            if (firstRows > 0) forward(firstRows, firstRows, target, projected);
             chain(chainRows, steps, projected);
         }, "drafting chain failed, drafting step by step");
     }
@@ -723,10 +775,11 @@ public final class CudaFeatureHead implements DraftNetwork {
     }
 
     /**
-     * Checks a step's chunks (distinct sequences, features present when {@code features}, tokens in range) and that
-     * each sequence has room for its entries plus {@code extra} more; returns the total entries.
+     * Checks a step's chunks (distinct sequences, features present when {@code features}, tokens in range, or negative
+     * when {@code filled}: {@link Inputs#fill}) and that each sequence has room for its entries plus {@code extra} more;
+     * returns the total entries.
      */
-    private int validate(List<DraftChunk> chunks, int extra, boolean features) {
+    private int validate(List<DraftChunk> chunks, int extra, boolean features, boolean filled) {
         if (chunks.isEmpty()) throw new IllegalArgumentException("a " + kind + " step needs at least one chunk");
         int m = 0;
         Set<Integer> seen = new HashSet<>();
@@ -738,7 +791,9 @@ public final class CudaFeatureHead implements DraftNetwork {
             int n = c.tokens().length;
             requireRoom(c.sequence(), n + extra);
             for (int t : c.tokens()) {
-                if (t < 0 || t >= vocab) throw new IllegalArgumentException("token id " + t + " outside the vocabulary [0, " + vocab + ")");
+                if (t < (filled ? Integer.MIN_VALUE : 0) || t >= vocab) {
+                    throw new IllegalArgumentException("token id " + t + " outside the vocabulary [0, " + vocab + ")");
+                }
             }
             m += n;
         }
@@ -824,8 +879,8 @@ public final class CudaFeatureHead implements DraftNetwork {
 
     /** Queues the step eagerly, or through the row count's graph (captured after its first, eager, step). */
     private void run(int rows, int nLogits, boolean graph) {
-        if (graph) replayOrCapture(graphs, rows, () -> forward(rows, nLogits, 0, false), "head failed, running it without graphs");
-        else forward(rows, nLogits, 0, false);
+        if (graph) replayOrCapture(graphs, rows, () -> forward(rows, nLogits, null, false), "head failed, running it without graphs");
+        else forward(rows, nLogits, null, false);
     }
 
     /**
@@ -836,40 +891,55 @@ public final class CudaFeatureHead implements DraftNetwork {
      * the logit rows; {@code best} (or 0) collects their argmax keys. Only the fused path reads {@code packedTokens},
      * {@code featRows}, {@code x}, {@code logits} and {@code best} (the cuBLAS path takes the uploaded tokens, feature
      * rows 0.., the buffer read back and the logits buffer); a chain link always runs fused ({@link #forwardGreedy}).
+     * {@code fill} (or 0): where a negative uploaded token {@code -1 - i} takes its token, the int at index i (a
+     * catch-up's last entry after a greedy prefill, {@link #forwardGreedyAfterPrefill}).
      */
     private record Inputs(long tokens, long packedTokens, long rowPos, long rowBack, long rowTable, long logitRows,
-                          long tables, long feat, long featRows, long x, long logits, long best,
+                          long tables, long feat, long featRows, long x, long logits, long best, long fill,
                           DecoderKernels.LinkGather gather, DecoderKernels.FeatureProjection next) {
         Inputs(long tokens, long packedTokens, long rowPos, long rowBack, long rowTable, long logitRows, long tables,
                long feat, long featRows, long x, long logits, long best) {
-            this(tokens, packedTokens, rowPos, rowBack, rowTable, logitRows, tables, feat, featRows, x, logits, best,
+            this(tokens, packedTokens, rowPos, rowBack, rowTable, logitRows, tables, feat, featRows, x, logits, best, 0,
                     DecoderKernels.LinkGather.NONE, DecoderKernels.FeatureProjection.NONE);
+        }
+
+        /** These inputs with negative tokens taken from {@code tokens}. */
+        Inputs filling(long tokens) {
+            return new Inputs(this.tokens, packedTokens, rowPos, rowBack, rowTable, logitRows, tables, feat, featRows, x,
+                    logits, best, tokens, gather, next);
         }
 
         /** These inputs with the rows gathered instead of projected. */
         Inputs gathering(DecoderKernels.LinkGather g) {
             return new Inputs(tokens, packedTokens, rowPos, rowBack, rowTable, logitRows, tables, feat, featRows, x, logits,
-                    best, g, next);
+                    best, fill, g, next);
         }
 
         /** These inputs with the pass also projecting its m rows' features for a gathered next link. */
         Inputs projecting(DecoderKernels.FeatureProjection projection) {
             return new Inputs(tokens, packedTokens, rowPos, rowBack, rowTable, logitRows, tables, feat, featRows, x, logits,
-                    best, gather, projection);
+                    best, fill, gather, projection);
         }
     }
 
     /**
+     * Where a catch-up on the target's last prefill reads: its feature rows, and (or 0) its argmax per chunk for the
+     * entries whose token the prefill picked on the device ({@link Inputs#fill}).
+     */
+    private record TargetRows(long features, long sampled) {}
+
+    /**
      * The launch sequence of one step of {@code m} rows over the uploaded metadata, with the uploaded features
-     * ({@code targetFeatures} 0) or the target's rows the uploaded feature rows name (only fused steps take those:
+     * ({@code target} null) or the target's rows the uploaded feature rows name (only fused steps take those:
      * {@link #takesTargetFeatures}); {@code project}: a chain's first step that also projects its features for the
      * first link ({@link #projects} said it may).
      */
-    private void forward(int m, int nLogits, long targetFeatures, boolean project) {
+    private void forward(int m, int nLogits, TargetRows target, boolean project) {
         Buffers b = buf;
-        boolean target = targetFeatures != 0;
         Inputs in = new Inputs(b.tokens(), 0, b.rowPos(), 0, b.rowTable(), b.logitRows(), b.tables(),
-                target ? targetFeatures : b.feat.address(), target ? b.featRows() : 0, b.x, b.logits.address(), 0);
+                target != null ? target.features() : b.feat.address(), target != null ? b.featRows() : 0, b.x,
+                b.logits.address(), 0);
+        if (target != null && target.sampled() != 0) in = in.filling(target.sampled());
         forward(m, nLogits, project ? in.projecting(projection(m)) : in);
     }
 
@@ -918,8 +988,8 @@ public final class CudaFeatureHead implements DraftNetwork {
         Buffers b = buf;
         long x = in.x();
         if (in.gather() == DecoderKernels.LinkGather.NONE) {
-            k.hlCombine(s, m, in.tokens(), in.packedTokens(), embed, embedProj, in.feat(), in.featRows(), enorm, hnorm, eps,
-                    h, combine, x, in.best());
+            k.hlCombine(s, m, in.tokens(), in.packedTokens(), in.fill(), embed, embedProj, in.feat(), in.featRows(), enorm,
+                    hnorm, eps, h, combine, x, in.best());
         }
         k.hlQkvRope(s, m, x, inputNorm, eps, h, qkv, qNorm, kNorm, invFreq, in.rowPos(), in.rowBack(), in.rowTable(),
                 in.tables(), nH, nKV, d, b.q, cache.keys(0), cache.values(0), in.gather());

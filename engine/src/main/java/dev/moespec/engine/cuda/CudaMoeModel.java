@@ -5,6 +5,7 @@ import dev.moespec.api.tensor.DType;
 import dev.moespec.api.tensor.Tensor;
 import dev.moespec.cuda.Cublas;
 import dev.moespec.cuda.CudaContext;
+import dev.moespec.cuda.CudaEvent;
 import dev.moespec.cuda.CudaGraph;
 import dev.moespec.cuda.CudaStream;
 import dev.moespec.cuda.DeviceBuffer;
@@ -380,7 +381,54 @@ public final class CudaMoeModel implements ModelRunner {
         return rows <= GRAPH_MAX_ROWS ? rows : 0;
     }
 
-    private StepOutput stepInScope(List<SequenceChunk> chunks, boolean features) {
+    /**
+     * Queues a greedy prefill of {@code chunks} (each wanting its last logits only) and does not wait: each chunk's
+     * argmax (the host's greedy rule) is taken on the device and copied back, the features stay on the device
+     * ({@link #deviceFeatures}), and {@code done} is recorded behind them, for work another stream queues behind the
+     * prefill ({@link CudaFeatureHead#forwardGreedyAfterPrefill}). Each sequence's cache grows by its chunk.
+     *
+     * @return chunk c's row among the sampled tokens ({@link #sampledTokens}; {@link #prefillToken} once done passed)
+     * @throws IllegalArgumentException when a chunk asks for all its logits
+     */
+    public int[] queueGreedyPrefill(List<SequenceChunk> chunks, CudaEvent done) {
+        try (LaunchLedger.Scope scope = LaunchLedger.scope(role)) {
+            for (SequenceChunk c : chunks) {
+                if (c.allLogits()) throw new IllegalArgumentException("a greedy prefill takes chunks that want their last logits only");
+            }
+            QueuedStep q = queueStep(chunks);
+            int[] sampledRows = new int[chunks.size()];
+            int row = 0;
+            for (int c = 0; c < chunks.size(); c++) {
+                int n = chunks.get(c).tokens().length;
+                sampledRows[c] = q.everyRow() ? row + n - 1 : c;
+                row += n;
+                cache.sequence(chunks.get(c).sequence()).length += n;
+            }
+            buf.sampled.copyToAsync(buf.hostSampled.asSlice(0, 4L * q.nOut()), stream);
+            done.record(stream);
+            rowsWithFeatures = q.m();
+            return sampledRows;
+        }
+    }
+
+    /** The device address of the last step's sampled tokens (ints, one per logit row). */
+    long sampledTokens() {
+        return buf.sampled.address();
+    }
+
+    /** The token at {@code row} of the sampled tokens a {@link #queueGreedyPrefill} copied back, once its event passed. */
+    int prefillToken(int row) {
+        return buf.hostSampled.getAtIndex(ValueLayout.JAVA_INT, row);
+    }
+
+    /**
+     * A queued step's shape: its real rows, whether logits came for every row (graph, batch-invariant) or only the
+     * requested ones, and how many logit rows.
+     */
+    private record QueuedStep(int m, boolean everyRow, int nOut) {}
+
+    /** Uploads the step's metadata and queues its pass (a graph, a prefill graph, or eagerly). */
+    private QueuedStep queueStep(List<SequenceChunk> chunks) {
         int m = validate(chunks);
         int graphRows = graphRows(chunks);
         boolean graph = graphRows > 0;
@@ -396,6 +444,13 @@ public final class CudaMoeModel implements ModelRunner {
         int nOut = everyRow ? rows : nLogits;
         if (prefillRows > 0) runPrefill(rows);
         else run(rows, nOut, graph);
+        return new QueuedStep(m, everyRow, nOut);
+    }
+
+    private StepOutput stepInScope(List<SequenceChunk> chunks, boolean features) {
+        QueuedStep q = queueStep(chunks);
+        int m = q.m(), nOut = q.nOut();
+        boolean everyRow = q.everyRow();
         // logits of the requested rows, features of every real row (when asked for)
         buf.logits.copyToAsync(buf.hostLogits.asSlice(0, 4L * nOut * vocab), stream);
         if (features) buf.x.copyToAsync(buf.hostX.asSlice(0, 4L * m * h), stream);

@@ -212,11 +212,12 @@ final class DecoderKernels {
      * in {@code packed[i]}), f feature row {@code featRows[i]} (or i); each half RMSNormed by enorm / hnorm when given.
      * With {@code embedProj} (the embedding half per token, {@code [vocab, h]} fp32, or 0) that half is looked up, not
      * projected: {@code x[i] = embedProj[token] + f_i . w[:, h:]^T}. {@code reset}: argmax slots zeroed for the rows.
+     * {@code fill} (or 0): a negative token {@code -1 - j} is the int {@code fill[j]}.
      */
-    void hlCombine(long stream, int rows, long tokens, long packed, long embed, long embedProj, long feat, long featRows,
-                   long enorm, long hnorm, float eps, int h, long w, long x, long reset) {
+    void hlCombine(long stream, int rows, long tokens, long packed, long fill, long embed, long embedProj, long feat,
+                   long featRows, long enorm, long hnorm, float eps, int h, long w, long x, long reset) {
         launch(hlCombine, hlGrid(tiles(h), rows), Dim3.of(HL_THREADS), combineSmem(h), stream, KernelArgs.create()
-                .i32(rows).ptr(tokens).ptr(packed).ptr(embed).ptr(embedProj).ptr(feat).ptr(featRows).ptr(enorm).ptr(hnorm)
+                .i32(rows).ptr(tokens).ptr(packed).ptr(fill).ptr(embed).ptr(embedProj).ptr(feat).ptr(featRows).ptr(enorm).ptr(hnorm)
                 .f32(eps).i32(h).ptr(w).ptr(x).ptr(reset));
     }
 

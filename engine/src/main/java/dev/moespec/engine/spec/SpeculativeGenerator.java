@@ -8,6 +8,7 @@ import dev.moespec.api.proposer.Proposer;
 import dev.moespec.api.proposer.ProposerContext;
 import dev.moespec.cuda.LaunchCounts;
 import dev.moespec.cuda.LaunchLedger;
+import dev.moespec.engine.cuda.CudaFeatureHead;
 import dev.moespec.engine.cuda.FusedRound;
 import dev.moespec.engine.generate.StopReason;
 import dev.moespec.engine.model.ModelRunner;
@@ -140,18 +141,32 @@ public final class SpeculativeGenerator {
                 prefillRows += s.history.length;
             }
             boolean catchUpOnDevice = f != null && f.catchesUpOnTarget(prefillRows, all.size(), k);
-            boolean hostFeatures = proposer.isPresent() && !catchUpOnDevice;
-            StepOutput first = hostFeatures ? target.step(prefill) : target.stepLogitsOnly(prefill);
-            for (int c = 0; c < all.size(); c++) {
-                Seq s = all.get(c);
-                if (hostFeatures) for (int r = 0; r < s.history.length; r++) s.features.add(first.feature(c, r));
-                float[] p = probabilities(first.lastLogits(c), params);
-                commit(s, new int[] {RejectionSampler.sample(p, s.random)}, params, listener);
+            int[][] firstDrafts = null; // the fused path's first drafts, per sequence of all
+            if (catchUpOnDevice) {
+                firstDrafts = prefillAndCatchUp(f, all, prefill, k, params, listener);
+            } else {
+                boolean hostFeatures = proposer.isPresent();
+                StepOutput first = hostFeatures ? target.step(prefill) : target.stepLogitsOnly(prefill);
+                for (int c = 0; c < all.size(); c++) {
+                    Seq s = all.get(c);
+                    if (hostFeatures) for (int r = 0; r < s.history.length; r++) s.features.add(first.feature(c, r));
+                    float[] p = probabilities(first.lastLogits(c), params);
+                    commit(s, new int[] {RejectionSampler.sample(p, s.random)}, params, listener);
+                }
             }
             long prefillNs = System.nanoTime() - start;
             List<Seq> active = all.stream().filter(s -> s.stop == null).toList();
             if (f != null && !active.isEmpty()) {
-                fusedRounds(f, active, k, catchUpOnDevice, params, listener, stats, tally);
+                int[][] drafts;
+                if (firstDrafts == null) {
+                    long t0 = System.nanoTime();
+                    drafts = catchUp(f, active, k);
+                    tally.proposeNs += System.nanoTime() - t0;
+                } else {
+                    int[][] byIndex = firstDrafts;
+                    drafts = active.stream().map(s -> byIndex[s.index]).toArray(int[][]::new);
+                }
+                fusedRounds(f, active, drafts, k, params, listener, stats, tally);
                 active = List.of();
             }
             if (proposer.isEmpty() && params.isGreedy() && !active.isEmpty()) {
@@ -230,31 +245,63 @@ public final class SpeculativeGenerator {
     }
 
     /**
-     * The rounds of {@code active} with drafting fused behind verification ({@link FusedDrafting}): the first drafts from
-     * the prompts' entries (as the proposer would make them), then per round one device pass that verifies the drafts
-     * and drafts the next ones from the accepted rows. Greedy acceptance on the device is the host's rule: the
-     * drafts up to the first that differs from the target's argmax, then the argmax there.
+     * The greedy prefill of every prompt with the head's catch-up queued right behind it on the device, one
+     * synchronisation for both ({@link FusedDrafting#prefillAndFirst}): commits each prompt's first token (the target's
+     * argmax, as the host's greedy sampler picks it) and returns each sequence's first drafts. The head's entries are
+     * the prompt's tokens 1.. and the first token, on the prefill's feature rows.
      */
-    private void fusedRounds(FusedDrafting f, List<Seq> active, int k, boolean catchUpOnDevice, SamplingParams params,
-                             BatchListener listener, SpecDecodeStats stats, Tally tally) {
-        long t0 = System.nanoTime();
+    private int[][] prefillAndCatchUp(FusedDrafting f, List<Seq> all, List<SequenceChunk> prefill, int k,
+                                      SamplingParams params, BatchListener listener) {
+        int sib = f.siblings(all.size(), k);
+        List<DraftChunk> entries = new ArrayList<>(all.size());
+        int[] featureRows = new int[all.size()];
+        for (int c = 0; c < all.size(); c++) {
+            Seq s = all.get(c);
+            int n = s.history.length + 1; // with the first token, whose entry's token the device fills in
+            s.headSequence = f.open(n + s.out.length + 2 * k + sib);
+            featureRows[c] = s.prefillRow;
+            entries.add(new DraftChunk(s.headSequence, Arrays.copyOfRange(s.history, 1, n), null));
+        }
+        CudaFeatureHead.PrefillDrafts first = f.prefillAndFirst(prefill, entries, featureRows, k);
+        for (int c = 0; c < all.size(); c++) {
+            Seq s = all.get(c);
+            commit(s, new int[] {first.firstTokens()[c]}, params, listener);
+            f.truncate(s.headSequence, s.history.length - 1); // the chain's entries are speculative
+        }
+        return first.drafts();
+    }
+
+    /**
+     * The first drafts of {@code active} after a prefill whose first tokens are committed: the head's catch-up over the
+     * prompts' entries (as the proposer would make them), with the features the prefill brought back, or on the
+     * device where the prefill left them.
+     */
+    private int[][] catchUp(FusedDrafting f, List<Seq> active, int k) {
         int sib = f.siblings(active.size(), k); // fixed while the batch lives: its graphs fit the first batch
         List<DraftChunk> prompts = new ArrayList<>(active.size());
-        int[] featureRows = new int[active.size()];
-        for (int a = 0; a < active.size(); a++) {
-            Seq s = active.get(a);
+        for (Seq s : active) {
             int n = s.history.length;
             s.headSequence = f.open(n + s.out.length + 2 * k + sib);
-            featureRows[a] = s.prefillRow;
             prompts.add(new DraftChunk(s.headSequence, Arrays.copyOfRange(s.history, 1, n),
-                    catchUpOnDevice ? null : s.features.subList(0, n - 1).toArray(new float[0][])));
+                    s.features.subList(0, n - 1).toArray(new float[0][])));
         }
         int[][] drafts;
         try (LaunchLedger.Scope scope = LaunchLedger.scope(ModelRole.DRAFT.label())) {
-            drafts = catchUpOnDevice ? f.firstOnTarget(prompts, featureRows, k) : f.first(prompts, k);
+            drafts = f.first(prompts, k);
         }
         for (Seq s : active) f.truncate(s.headSequence, s.history.length - 1); // the chain's entries are speculative
-        tally.proposeNs += System.nanoTime() - t0;
+        return drafts;
+    }
+
+    /**
+     * The rounds of {@code active} with drafting fused behind verification ({@link FusedDrafting}) from its first
+     * drafts: per round one device pass that verifies the drafts and drafts the next ones from the accepted rows.
+     * Greedy acceptance on the device is the host's rule: the drafts up to the first that differs from the target's
+     * argmax, then the argmax there.
+     */
+    private void fusedRounds(FusedDrafting f, List<Seq> active, int[][] drafts, int k, SamplingParams params,
+                             BatchListener listener, SpecDecodeStats stats, Tally tally) {
+        int sib = f.siblings(active.size(), k); // fixed while the batch lives: its graphs fit the first batch
         int[][] siblings = null; // the first round verifies chains: the catch-up drafts no siblings
         while (!active.isEmpty()) {
             long r0 = System.nanoTime();

@@ -236,6 +236,67 @@ class GpuDrafterNetworksTest {
         }
     }
 
+    /**
+     * The greedy prefill with the catch-up queued right behind it ({@code forwardGreedyAfterPrefill}: one
+     * synchronisation, the first token's entry filled in on the device) gives the first tokens the host's argmax of a
+     * {@code stepLogitsOnly} prefill gives, and the drafts {@code forwardGreedyOnTarget} drafts with those tokens:
+     * two prompt prefixes in one prefill, the whole prompt, and a one-token prompt beside a seven-token one (its only
+     * entry is the first token's).
+     */
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"eagle, EAGLE, ", "mtp, MTP, triton"})
+    void catchUpQueuedBehindTheGreedyPrefillDraftsWhatTheHostsFirstTokenDrafts(String method, DraftNetworkKind kind,
+                                                                              String draftBackend) {
+        int steps = 4;
+        int[][] rounds = {{40, 50}, {prompt.length}, {1, 7}};
+        try (Engine gpuEngine = SpecPrompts.gpuEngine(method, steps, "flashinfer_trtllm", draftBackend);
+             CudaMoeModel target = CudaRunners.open(gpuEngine.target(), gpuEngine.device().ordinal(), SpecPrompts.KV);
+             DraftNetwork net = gpuFactory(gpuEngine).network(kind)) {
+            CudaFeatureHead head = (CudaFeatureHead) net;
+            for (int[] lengths : rounds) {
+                List<SequenceChunk> twoStep = new java.util.ArrayList<>(), queued = new java.util.ArrayList<>();
+                for (int length : lengths) {
+                    twoStep.add(SequenceChunk.last(target.open(length + 1), Arrays.copyOf(prompt, length)));
+                    queued.add(SequenceChunk.last(target.open(length + 1), Arrays.copyOf(prompt, length)));
+                }
+                StepOutput logits = target.stepLogitsOnly(twoStep);
+                // entries (x_{p+1}, h_p) for p = 0..length-1 of each prefix, x_length its first token
+                List<DraftChunk> withFirst = new java.util.ArrayList<>(), placeholders = new java.util.ArrayList<>();
+                int[] firstTokens = new int[lengths.length], featureRows = new int[lengths.length];
+                int row = 0;
+                for (int c = 0; c < lengths.length; c++) {
+                    int n = lengths[c];
+                    firstTokens[c] = argmax(logits.lastLogits(c));
+                    int[] tokens = Arrays.copyOfRange(prompt, 1, n + 1);
+                    tokens[n - 1] = firstTokens[c];
+                    withFirst.add(new DraftChunk(head.open(n + steps), tokens, null));
+                    int[] unknown = tokens.clone();
+                    unknown[n - 1] = 0; // the device fills it in
+                    placeholders.add(new DraftChunk(head.open(n + steps), unknown, null));
+                    featureRows[c] = row;
+                    row += n;
+                }
+                int[][] twoStepDrafts = head.forwardGreedyOnTarget(target, withFirst, featureRows, steps);
+                CudaFeatureHead.PrefillDrafts one = head.forwardGreedyAfterPrefill(target, queued, placeholders, featureRows,
+                        steps);
+                assertArrayEquals(firstTokens, one.firstTokens(), method + " " + Arrays.toString(lengths) + ": first tokens");
+                for (int c = 0; c < lengths.length; c++) {
+                    assertArrayEquals(twoStepDrafts[c], one.drafts()[c], method + " prefix of " + lengths[c] + ": drafts");
+                    assertEquals(head.length(withFirst.get(c).sequence()), head.length(placeholders.get(c).sequence()),
+                            "entries cached");
+                    assertEquals(target.length(twoStep.get(c).sequence()), target.length(queued.get(c).sequence()),
+                            "target tokens cached");
+                    head.release(withFirst.get(c).sequence());
+                    head.release(placeholders.get(c).sequence());
+                }
+                System.out.printf("%s prefill of %s with the catch-up behind it: first tokens %s, drafts %s%n", method,
+                        Arrays.toString(lengths), Arrays.toString(one.firstTokens()), Arrays.deepToString(one.drafts()));
+                for (SequenceChunk c : twoStep) target.release(c.sequence());
+                for (SequenceChunk c : queued) target.release(c.sequence());
+            }
+        }
+    }
+
     @Test
     void medusaHeadsMatchTheCpuHeads() {
         try (Engine cpuEngine = SpecPrompts.engine("medusa", 3);

@@ -87,19 +87,22 @@ public final class FusedDrafting {
     }
 
     /**
-     * Whether {@link #firstOnTarget} takes a prefill of {@code entries} head entries in {@code sequences} sequences
-     * with k drafts: then the prefill need not bring its features back ({@code ModelRunner#stepLogitsOnly}).
+     * Whether {@link #prefillAndFirst} takes a prefill of {@code entries} head entries in {@code sequences} sequences
+     * with k drafts: then the prefill need not bring its features back and the catch-up follows it on the device.
      */
     public boolean catchesUpOnTarget(int entries, int sequences, int k) {
         return head.takesTargetFeatures(entries, sequences, k);
     }
 
     /**
-     * The first drafts, from the prompt's entries (tokens only) with the features the target's prefill left on the
-     * device: chunk c's entries take its feature rows {@code featureRows[c]..}.
+     * The target's greedy prefill of {@code prefill}, each prompt's first token and the first drafts after it, queued
+     * back to back with one synchronisation ({@link CudaFeatureHead#forwardGreedyAfterPrefill}): chunk c holds prompt
+     * c's head entries (tokens only, feature rows from {@code featureRows[c]}), the last one the first token's, whose
+     * token the device fills in. Check {@link #catchesUpOnTarget} first.
      */
-    public int[][] firstOnTarget(List<DraftChunk> chunks, int[] featureRows, int k) {
-        return head.forwardGreedyOnTarget(target, chunks, featureRows, k);
+    public CudaFeatureHead.PrefillDrafts prefillAndFirst(List<SequenceChunk> prefill, List<DraftChunk> chunks,
+                                                         int[] featureRows, int k) {
+        return head.forwardGreedyAfterPrefill(target, prefill, chunks, featureRows, k);
     }
 
     /**
