@@ -391,7 +391,8 @@ public final class BenchSpecCommand implements Callable<Integer> {
         s.append("accepted = mean accepted draft tokens per verification step (eval.json's mean_accepted); len = mean"
                 + " acceptance length (tokens per target pass); greedy = share of prompts equal to plain greedy decoding;"
                 + " b1 ms = one batch-1 iteration: drafting, the target's verification pass, the rest of the host loop;"
-                + " prefill ms = a batch-1 prompt's prefill pass and first token; len b1 = tokens per target pass at batch 1;"
+                + " prefill ms = a batch-1 prompt's prefill pass and first token (fused: with the head's catch-up over the"
+                + " prompt queued behind it, so its draft column is 0); len b1 = tokens per target pass at batch 1;"
                 + " drafting = proposer (a call per round) or fused (greedy EAGLE / MTP drafted on the GPU right behind"
                 + " verification, inside the verify column; -Dmoespec.spec.fused=false turns it off)\n");
         return s.toString();

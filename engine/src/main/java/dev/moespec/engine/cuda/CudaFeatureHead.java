@@ -675,15 +675,15 @@ public final class CudaFeatureHead implements DraftNetwork {
     }
 
     /**
-     * A chain graph's shape: its first step's rows (0: run by the caller) and where that step's features are (0: the
-     * uploaded ones, else the target's feature buffer), the chain rows and the steps, and whether the first step
-     * projected its features for the first link ({@link #projects}).
+     * A chain graph's shape: its first step's rows (0: run by the caller) and where that step's features are (null: the
+     * uploaded ones, else the target's rows), the chain rows and the steps, and whether the first step projected its
+     * features for the first link ({@link #projects}).
      */
     private record ChainKey(int firstRows, TargetRows target, int chainRows, int steps, boolean firstProjected) {}
 
     /**
      * Queues the first step when {@code firstRows > 0} (a graph-shaped one, features as
-     * {@link #forward(int, int, long, boolean)}; otherwise the caller ran it, projecting its features when
+     * {@link #forward(int, int, TargetRows, boolean)}; otherwise the caller ran it, projecting its features when
      * {@code eagerProjected}) and the chain's links: eagerly the first time for a shape, then as its graph.
      */
     private void runChain(int firstRows, TargetRows target, int chainRows, int steps, boolean eagerProjected) {
@@ -791,7 +791,7 @@ public final class CudaFeatureHead implements DraftNetwork {
             int n = c.tokens().length;
             requireRoom(c.sequence(), n + extra);
             for (int t : c.tokens()) {
-                if (t < (filled ? Integer.MIN_VALUE : 0) || t >= vocab) {
+                if (t < 0 && !filled || t >= vocab) {
                     throw new IllegalArgumentException("token id " + t + " outside the vocabulary [0, " + vocab + ")");
                 }
             }
@@ -884,7 +884,7 @@ public final class CudaFeatureHead implements DraftNetwork {
     }
 
     /**
-     * Device addresses of a step's row inputs: the uploaded ones of {@link #forward(int, int, long, boolean)}, or a chain link's.
+     * Device addresses of a step's row inputs: the uploaded ones of {@link #forward(int, int, TargetRows, boolean)}, or a chain link's.
      * Tokens come from {@code tokens}, or (when 0) as the argmax keys in {@code packedTokens}; {@code rowBack} (or 0)
      * places a draft tree's siblings (decoder.cu); features are rows {@code featRows} (0: row i) of {@code feat};
      * {@code x} takes the layer's output (an uploaded step's is the buffer read back as hidden rows); {@code logits}

@@ -131,7 +131,8 @@ public final class SpeculativeGenerator {
                         params.maxTokens(), new SplittableRandom(seed)));
             }
             // prefill: one pass over every prompt. Its features come back only for a proposer that reads them on the
-            // host: the fused path's catch-up takes them on the device when it fits, plain decoding never reads them.
+            // host: the fused path's catch-up, queued right behind it, takes them on the device when it fits; plain
+            // decoding never reads them.
             FusedDrafting f = fused.filter(x -> fits(x, all, params, k)).orElse(null);
             List<SequenceChunk> prefill = new ArrayList<>();
             int prefillRows = 0;
@@ -273,8 +274,7 @@ public final class SpeculativeGenerator {
 
     /**
      * The first drafts of {@code active} after a prefill whose first tokens are committed: the head's catch-up over the
-     * prompts' entries (as the proposer would make them), with the features the prefill brought back, or on the
-     * device where the prefill left them.
+     * prompts' entries (as the proposer would make them), with the features the prefill brought back.
      */
     private int[][] catchUp(FusedDrafting f, List<Seq> active, int k) {
         int sib = f.siblings(active.size(), k); // fixed while the batch lives: its graphs fit the first batch
