@@ -178,28 +178,35 @@ __device__ __forceinline__ int hl_argmax_id(unsigned long long key) {
     return key == 0ull ? 0 : (int)(0xffffffffu - (unsigned int)(key & 0xffffffffu));
 }
 
-// The start of a kernel whose input is the normed x: the warp's first weight chunks (wrow, wbytes) and the norm weight
-// (into nw_s, shared memory) are loaded before the dependency wait; then the block's rows are staged and normed into
-// in. Returns the chunks for hl_dot.
+// What a kernel loads before its dependency wait: the warp's first weight chunks (wrow, wbytes) and the norm weight
+// (into nw_s, shared memory); then it waits for the kernel before it. Returns the chunks for hl_dot.
 template <int P>
-__device__ __forceinline__ HlPre<P> hl_normed_start(float* in, float* nw_s, const float* __restrict__ x,
-                                                    const int* __restrict__ rows, int row0, int n, int h,
-                                                    const float* __restrict__ norm_w, float eps, bool round,
-                                                    const void* __restrict__ wrow, int wbytes) {
+__device__ __forceinline__ HlPre<P> hl_prologue(float* nw_s, const float* __restrict__ norm_w, int h,
+                                                const void* __restrict__ wrow, int wbytes) {
     pdl_launch();
     HlPre<P> pre = hl_preload<P>(wrow, wbytes);
     hl_stage_weight(nw_s, norm_w, h);
     pdl_wait();
     __syncthreads();
+    return pre;
+}
+
+// The start of a kernel whose input is the normed x: hl_prologue, then the block's rows staged and normed into in.
+template <int P>
+__device__ __forceinline__ HlPre<P> hl_normed_start(float* in, float* nw_s, const float* __restrict__ x,
+                                                    const int* __restrict__ rows, int row0, int n, int h,
+                                                    const float* __restrict__ norm_w, float eps, bool round,
+                                                    const void* __restrict__ wrow, int wbytes) {
+    HlPre<P> pre = hl_prologue<P>(nw_s, norm_w, h, wrow, wbytes);
     hl_stage_norm(in, x, rows, row0, n, h, norm_w ? nw_s : nullptr, eps, round);
     __syncthreads();
     return pre;
 }
 
-// A drafting link's input row gathered instead of projected (see es_hl_combine): x_i = etab[token_i] + fh[fh_rows ?
-// fh_rows[i] : i], token_i = tokens[i] or (tokens null) the argmax in packed[i]. As hl_normed_start, with the rows so gathered; the first column
-// tile also writes them to x_out (the link's residual stream) and zeroes reset[i] (the argmax slots of the link's
-// es_hl_lm_head), as es_hl_combine would have.
+// A drafting link's input row gathered instead of projected (see es_hl_combine): x_i = etab[token_i] +
+// fh[fh_rows ? fh_rows[i] : i], token_i = tokens[i] or (tokens null) the argmax in packed[i]. As hl_normed_start, with
+// the rows so gathered; the first column tile also writes them to x_out (the link's residual stream) and zeroes
+// reset[i] (the argmax slots of the link's es_hl_lm_head), as es_hl_combine would have.
 template <int P>
 __device__ __forceinline__ HlPre<P> hl_gathered_start(float* in, float* nw_s, const int* __restrict__ tokens,
                                                       const unsigned long long* __restrict__ packed,
@@ -208,11 +215,7 @@ __device__ __forceinline__ HlPre<P> hl_gathered_start(float* in, float* nw_s, co
                                                       unsigned long long* __restrict__ reset, int row0, int n, int h,
                                                       const float* __restrict__ norm_w, float eps, bool round,
                                                       const void* __restrict__ wrow, int wbytes) {
-    pdl_launch();
-    HlPre<P> pre = hl_preload<P>(wrow, wbytes);
-    hl_stage_weight(nw_s, norm_w, h);
-    pdl_wait();
-    __syncthreads();
+    HlPre<P> pre = hl_prologue<P>(nw_s, norm_w, h, wrow, wbytes);
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, i = row0 + warp;
     if (warp < HL_ROWS) {
         float* dst = in + warp * h;
@@ -384,14 +387,9 @@ extern "C" __global__ void __launch_bounds__(SIB_THREADS) es_draft_siblings(cons
     }
 }
 
-// The head's input projection: x[i] = [e_i | f_i] . w^T with w [h, 2h] fp32, e_i = embed[token_i] (RMSNorm'd by
-// enorm when given: MTP), f_i = feat[feat_rows ? feat_rows[i] : i] (by hnorm when given). token_i = tokens[i], or the
-// argmax held in packed[i] (a drafting chain's previous link). reset (optional): zeroed for the block's rows, the
-// argmax slots of this link's lm_head. fill (optional): tokens[i] < 0 stands for fill[-tokens[i] - 1] (a catch-up's
-// last entry, whose token the target's prefill has just picked on the device). With etab (the embedding half per token, etab[t] = e_t . w[:, :h]^T, see
-// CudaFeatureHead) x[i] = etab[token_i] + f_i . w[:, h:]^T: the same sum as a drafting link gathers from the
-// projection es_hl_lm_head left (hl_gathered_start), so both give the same x, exactly.
-//   grid (ceil(h / HL_WARPS), row groups), smem (HL_ROWS + 1) * 2h floats
+// Row i's token: the argmax held in packed[i] when packed, else tokens[i], where a negative one stands for
+// fill[-tokens[i] - 1] when fill is given (a catch-up's last entry, whose token the target's prefill has just picked on
+// the device).
 __device__ __forceinline__ int hl_token(const int* __restrict__ tokens, const unsigned long long* __restrict__ packed,
                                         const int* __restrict__ fill, int i) {
     if (packed) return hl_argmax_id(packed[i]);
@@ -399,9 +397,16 @@ __device__ __forceinline__ int hl_token(const int* __restrict__ tokens, const un
     return t < 0 && fill ? fill[-t - 1] : t;
 }
 
+// The head's input projection: x[i] = [e_i | f_i] . w^T with w [h, 2h] fp32, e_i = embed[token_i] (RMSNorm'd by
+// enorm when given: MTP), f_i = feat[feat_rows ? feat_rows[i] : i] (by hnorm when given), token_i as hl_token (a
+// drafting chain's previous link: packed). reset (optional): zeroed for the block's rows, the argmax slots of this
+// link's lm_head. With etab (the embedding half per token, etab[t] = e_t . w[:, :h]^T, see CudaFeatureHead)
+// x[i] = etab[token_i] + f_i . w[:, h:]^T: the same sum as a drafting link gathers from the projection es_hl_lm_head
+// left (hl_gathered_start), so both give the same x, exactly.
+//   grid (ceil(h / HL_WARPS), row groups), smem (HL_ROWS + 1) * 2h floats
 template <bool TABLE>
-__device__ __forceinline__ void hl_combine(float* hl_in, int n, const int* __restrict__ tokens, const unsigned long long* __restrict__ packed,
-                                           const int* __restrict__ fill,
+__device__ __forceinline__ void hl_combine(float* hl_in, int n, const int* __restrict__ tokens,
+                                           const unsigned long long* __restrict__ packed, const int* __restrict__ fill,
                                            const float* __restrict__ embed, const float* __restrict__ etab,
                                            const float* __restrict__ feat, const int* __restrict__ feat_rows,
                                            const float* __restrict__ enorm, const float* __restrict__ hnorm, float eps,
