@@ -242,7 +242,7 @@ __device__ __forceinline__ HlPre<P> hl_gathered_start(float* in, float* nw_s, co
 }
 
 // The first link of a drafting chain: packed[c] = the argmax key of logits row logit_rows[c] (a step's logits from
-// either path), for the next link's es_hl_combine.   grid (chunks), block 256
+// either path), the next link's token.   grid (chunks), block 256
 extern "C" __global__ void es_draft_first(const float* __restrict__ logits, int v, const int* __restrict__ logit_rows,
                                           unsigned long long* __restrict__ packed) {
     pdl_enter();
