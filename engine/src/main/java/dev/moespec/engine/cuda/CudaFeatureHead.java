@@ -203,8 +203,8 @@ public final class CudaFeatureHead implements DraftNetwork {
         int[] ids = new int[vocab];
         for (int t = 0; t < vocab; t++) ids[t] = t;
         long table = w.zeros(4L * vocab * h);
-        k.hlCombine(stream.handle(), vocab, w.i32(ids), 0, 0, embed, 0, w.zeros(4L * h), w.i32(new int[vocab]), enorm, hnorm,
-                eps, h, combine, table, 0);
+        k.hlCombine(stream.handle(), vocab, w.i32(ids), 0, 0, embed, 0, w.zeros(4L * h), w.i32(new int[vocab]), enorm,
+                hnorm, eps, h, combine, table, 0);
         stream.synchronize();
         return table;
     }
@@ -349,8 +349,8 @@ public final class CudaFeatureHead implements DraftNetwork {
      *
      * @throws IllegalArgumentException as {@link #forwardGreedyOnTarget}, or when a prefill chunk asks for all its logits
      */
-    public PrefillDrafts forwardGreedyAfterPrefill(CudaMoeModel target, List<SequenceChunk> prefill, List<DraftChunk> chunks,
-                                                  int[] featureRows, int steps) {
+    public PrefillDrafts forwardGreedyAfterPrefill(CudaMoeModel target, List<SequenceChunk> prefill,
+                                                  List<DraftChunk> chunks, int[] featureRows, int steps) {
         if (prefill.size() != chunks.size()) {
             throw new IllegalArgumentException(prefill.size() + " prompts and " + chunks.size() + " head chunks");
         }
@@ -751,13 +751,14 @@ public final class CudaFeatureHead implements DraftNetwork {
             long xPrev = j % 2 == 1 ? b.x : b.x2, xOut = j % 2 == 1 ? b.x2 : b.x;
             long logits = b.logits.address() + (linkRows < 0 ? 0 : 4L * (linkRows + (long) (j - 1) * chainRows) * vocab);
             long featRows = j == 1 ? ints + 4L * b.chainFirstXRow(0) : 0;
-            Inputs in = new Inputs(0, b.packed(j - 1), ints + 4L * b.chainPos(j, 0), 0, ints + 4L * b.chainRowTable(j, 0), 0,
-                    b.tables(), xPrev, featRows, xOut, logits, b.packed(j));
+            Inputs in = new Inputs(0, b.packed(j - 1), ints + 4L * b.chainPos(j, 0), 0, ints + 4L * b.chainRowTable(j, 0),
+                    0, b.tables(), xPrev, featRows, xOut, logits, b.packed(j));
             if (embedProj != 0 && (j > 1 || firstProjected)) {
                 in = in.gathering(new DecoderKernels.LinkGather(0, b.packed(j - 1), embedProj, b.projected, featRows,
                         b.packed(j)));
             }
-            fusedForward(chainRows, chainRows, projects(chainRows, steps - 1 - j) ? in.projecting(projection(chainRows)) : in, on);
+            if (projects(chainRows, steps - 1 - j)) in = in.projecting(projection(chainRows));
+            fusedForward(chainRows, chainRows, in, on);
         }
     }
 
@@ -879,12 +880,16 @@ public final class CudaFeatureHead implements DraftNetwork {
 
     /** Queues the step eagerly, or through the row count's graph (captured after its first, eager, step). */
     private void run(int rows, int nLogits, boolean graph) {
-        if (graph) replayOrCapture(graphs, rows, () -> forward(rows, nLogits, null, false), "head failed, running it without graphs");
-        else forward(rows, nLogits, null, false);
+        if (graph) {
+            replayOrCapture(graphs, rows, () -> forward(rows, nLogits, null, false), "head failed, running it without graphs");
+            return;
+        }
+        forward(rows, nLogits, null, false);
     }
 
     /**
-     * Device addresses of a step's row inputs: the uploaded ones of {@link #forward(int, int, TargetRows, boolean)}, or a chain link's.
+     * Device addresses of a step's row inputs: the uploaded ones of {@link #forward(int, int, TargetRows, boolean)}, or
+     * a chain link's.
      * Tokens come from {@code tokens}, or (when 0) as the argmax keys in {@code packedTokens}; {@code rowBack} (or 0)
      * places a draft tree's siblings (decoder.cu); features are rows {@code featRows} (0: row i) of {@code feat};
      * {@code x} takes the layer's output (an uploaded step's is the buffer read back as hidden rows); {@code logits}

@@ -393,7 +393,9 @@ public final class CudaMoeModel implements ModelRunner {
     public int[] queueGreedyPrefill(List<SequenceChunk> chunks, CudaEvent done) {
         try (LaunchLedger.Scope scope = LaunchLedger.scope(role)) {
             for (SequenceChunk c : chunks) {
-                if (c.allLogits()) throw new IllegalArgumentException("a greedy prefill takes chunks that want their last logits only");
+                if (c.allLogits()) {
+                    throw new IllegalArgumentException("a greedy prefill takes chunks that want their last logits only");
+                }
             }
             QueuedStep q = queueStep(chunks);
             int[] sampledRows = new int[chunks.size()];

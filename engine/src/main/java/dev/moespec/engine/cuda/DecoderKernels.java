@@ -217,8 +217,8 @@ final class DecoderKernels {
     void hlCombine(long stream, int rows, long tokens, long packed, long fill, long embed, long embedProj, long feat,
                    long featRows, long enorm, long hnorm, float eps, int h, long w, long x, long reset) {
         launch(hlCombine, hlGrid(tiles(h), rows), Dim3.of(HL_THREADS), combineSmem(h), stream, KernelArgs.create()
-                .i32(rows).ptr(tokens).ptr(packed).ptr(fill).ptr(embed).ptr(embedProj).ptr(feat).ptr(featRows).ptr(enorm).ptr(hnorm)
-                .f32(eps).i32(h).ptr(w).ptr(x).ptr(reset));
+                .i32(rows).ptr(tokens).ptr(packed).ptr(fill).ptr(embed).ptr(embedProj).ptr(feat).ptr(featRows)
+                .ptr(enorm).ptr(hnorm).f32(eps).i32(h).ptr(w).ptr(x).ptr(reset));
     }
 
     /**
@@ -242,8 +242,7 @@ final class DecoderKernels {
                 KernelArgs.create().i32(rows).ptr(x).ptr(normW).f32(eps).i32(h).ptr(w).ptr(qNorm).ptr(kNorm)
                         .ptr(invFreq).ptr(rowPos).ptr(rowBack).ptr(rowTable).ptr(blockTables).i32(nH).i32(nKV).i32(d).ptr(qOut)
                         .ptr(kCache).ptr(vCache).ptr(gather.tokens()).ptr(gather.packed()).ptr(gather.embedProj())
-                        .ptr(gather.projected())
-                        .ptr(gather.rows()).ptr(gather.reset()));
+                        .ptr(gather.projected()).ptr(gather.rows()).ptr(gather.reset()));
     }
 
     /** {@code x[i] += a[i] . w^T}: a {@code [rows, k]} bf16, w {@code [n, k]} bf16, x {@code [rows, n]} fp32. */
