@@ -142,9 +142,11 @@ public final class SpeculativeGenerator {
                 prefillRows += s.history.length;
             }
             boolean catchUpOnDevice = f != null && f.catchesUpOnTarget(prefillRows, all.size(), k);
+            // fixed while the batch lives: the sequences reserved room for them, the first batch's graphs fit them
+            int sib = f == null ? 0 : f.siblings(all.size(), k);
             int[][] firstDrafts = null; // the fused path's first drafts, per sequence of all
             if (catchUpOnDevice) {
-                firstDrafts = prefillAndCatchUp(f, all, prefill, k, params, listener);
+                firstDrafts = prefillAndCatchUp(f, all, prefill, k, sib, params, listener);
             } else {
                 boolean hostFeatures = proposer.isPresent();
                 StepOutput first = hostFeatures ? target.step(prefill) : target.stepLogitsOnly(prefill);
@@ -161,13 +163,13 @@ public final class SpeculativeGenerator {
                 int[][] drafts;
                 if (firstDrafts == null) {
                     long t0 = System.nanoTime();
-                    drafts = catchUp(f, active, k);
+                    drafts = catchUp(f, active, k, sib);
                     tally.proposeNs += System.nanoTime() - t0;
                 } else {
                     int[][] byIndex = firstDrafts;
                     drafts = active.stream().map(s -> byIndex[s.index]).toArray(int[][]::new);
                 }
-                fusedRounds(f, active, drafts, k, params, listener, stats, tally);
+                fusedRounds(f, active, drafts, k, sib, params, listener, stats, tally);
                 active = List.of();
             }
             if (proposer.isEmpty() && params.isGreedy() && !active.isEmpty()) {
@@ -251,15 +253,14 @@ public final class SpeculativeGenerator {
      * argmax, as the host's greedy sampler picks it) and returns each sequence's first drafts. The head's entries are
      * the prompt's tokens 1.. and the first token, on the prefill's feature rows.
      */
-    private int[][] prefillAndCatchUp(FusedDrafting f, List<Seq> all, List<SequenceChunk> prefill, int k,
+    private int[][] prefillAndCatchUp(FusedDrafting f, List<Seq> all, List<SequenceChunk> prefill, int k, int sib,
                                       SamplingParams params, BatchListener listener) {
-        int sib = f.siblings(all.size(), k);
         List<DraftChunk> entries = new ArrayList<>(all.size());
         int[] featureRows = new int[all.size()];
         for (int c = 0; c < all.size(); c++) {
             Seq s = all.get(c);
             int n = s.history.length + 1; // with the first token, whose entry's token the device fills in
-            s.headSequence = f.open(n + s.out.length + 2 * k + sib);
+            openHead(f, s, n, k, sib);
             featureRows[c] = s.prefillRow;
             entries.add(new DraftChunk(s.headSequence, Arrays.copyOfRange(s.history, 1, n), null));
         }
@@ -273,15 +274,22 @@ public final class SpeculativeGenerator {
     }
 
     /**
+     * Opens {@code s}'s head sequence with room for {@code entries} entries, every token it may produce, and a round's
+     * chunk (k drafts and {@code sib} siblings) and chain past them.
+     */
+    private static void openHead(FusedDrafting f, Seq s, int entries, int k, int sib) {
+        s.headSequence = f.open(entries + s.out.length + 2 * k + sib);
+    }
+
+    /**
      * The first drafts of {@code active} after a prefill whose first tokens are committed: the head's catch-up over the
      * prompts' entries (as the proposer would make them), with the features the prefill brought back.
      */
-    private int[][] catchUp(FusedDrafting f, List<Seq> active, int k) {
-        int sib = f.siblings(active.size(), k); // fixed while the batch lives: its graphs fit the first batch
+    private int[][] catchUp(FusedDrafting f, List<Seq> active, int k, int sib) {
         List<DraftChunk> prompts = new ArrayList<>(active.size());
         for (Seq s : active) {
             int n = s.history.length;
-            s.headSequence = f.open(n + s.out.length + 2 * k + sib);
+            openHead(f, s, n, k, sib);
             prompts.add(new DraftChunk(s.headSequence, Arrays.copyOfRange(s.history, 1, n),
                     s.features.subList(0, n - 1).toArray(new float[0][])));
         }
@@ -299,9 +307,8 @@ public final class SpeculativeGenerator {
      * Greedy acceptance on the device is the host's rule: the drafts up to the first that differs from the target's
      * argmax, then the argmax there.
      */
-    private void fusedRounds(FusedDrafting f, List<Seq> active, int[][] drafts, int k, SamplingParams params,
+    private void fusedRounds(FusedDrafting f, List<Seq> active, int[][] drafts, int k, int sib, SamplingParams params,
                              BatchListener listener, SpecDecodeStats stats, Tally tally) {
-        int sib = f.siblings(active.size(), k); // fixed while the batch lives: its graphs fit the first batch
         int[][] siblings = null; // the first round verifies chains: the catch-up drafts no siblings
         while (!active.isEmpty()) {
             long r0 = System.nanoTime();
